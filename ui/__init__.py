@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages: session, i18n, filters, formatting, rendering."""

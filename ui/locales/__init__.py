@@ -1,0 +1,1 @@
+"""Translation tables, one module per area: STRINGS = {key: (english, chinese)}."""

@@ -1,0 +1,3 @@
+STRINGS = {
+    "forecast.title": ("Funnel forecast", "漏斗预测"),
+}

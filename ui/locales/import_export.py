@@ -1,0 +1,3 @@
+STRINGS = {
+    "io.title": ("Import and export", "导入与导出"),
+}

@@ -1,0 +1,4 @@
+STRINGS = {
+    "rel.title": ("Relationship diagrams", "关系图"),
+    "rel.account_id": ("Account id", "客户编号"),
+}
