@@ -117,7 +117,7 @@ def generate(db: Database, *, seed: int = 42, today: date | None = None, scale: 
         {"id": 1, "login": "admin", "display_name": "Ada Admin", "role": "admin", "department_id": None,
          "region": None, "manager_id": None},
     ]
-    for i, (dname, region) in enumerate(DEPARTMENTS):
+    for i, (_dname, region) in enumerate(DEPARTMENTS):
         users.append({"id": 2 + i, "login": f"manager{i + 1}", "display_name": f"{FIRST[i]} {LAST[i]} (Mgr)",
                       "role": "manager", "department_id": i + 1, "region": region, "manager_id": 1})
     rep_id = 5
@@ -219,7 +219,7 @@ def generate(db: Database, *, seed: int = 42, today: date | None = None, scale: 
 
     links = []
     seen_links = set()
-    for i in range(int(len(accounts) * 0.4)):
+    for _ in range(int(len(accounts) * 0.4)):
         a, b = rng.sample(range(1, len(accounts) + 1), 2)
         kind = rng.choice(["supplier_of", "supplier_of", "customer_of", "partner_of", "competitor_of"])
         if (a, b, kind) in seen_links:
