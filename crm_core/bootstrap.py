@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from crm_core import demo, settings
+from crm_core import demo, hooks, settings
 from crm_core.db import Database, default_path
 
 DAILY_JOBS: list[Callable[[Database], Any]] = []
 
 
 def open_app_database(path: str | None = None, *, demo_if_missing: bool = True) -> Database:
+    hooks.load_listeners()
     path = path or default_path()
     missing = path != ":memory:" and not os.path.exists(path)
     db = Database(path)

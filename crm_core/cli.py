@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from crm_core import commands, demo
+from crm_core import commands, demo, hooks
 from crm_core.access import Actor, load_actor
 from crm_core.db import Database, default_path
 from crm_core.errors import CrmError
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    hooks.load_listeners()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
