@@ -1,0 +1,103 @@
+"""Time from `streamlit run app.py` to the first page drawn in headless Chromium.
+
+Usage: .venv/bin/python scripts/measure_start.py [--db PATH] [--runs 3]
+Starts the app on a free loopback port against PATH (a copy of the demo
+database by default), opens it in /usr/bin/chromium, and reports the seconds
+until (a) the sign-in form is drawn and (b) after signing in, the pipeline
+page's table is drawn. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crm_core import demo  # noqa: E402
+from crm_core.db import Database  # noqa: E402
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure(db_path: Path, browser) -> dict:
+    port = _port()
+    env = {**os.environ, "CRM_DB_PATH": str(db_path)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        while True:
+            try:
+                page.goto(f"http://127.0.0.1:{port}", timeout=2000)
+                break
+            except Exception:  # noqa: BLE001 - server not up yet
+                if time.perf_counter() - t0 > 60:
+                    raise
+                time.sleep(0.05)
+        page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        login_drawn = time.perf_counter() - t0
+        page.get_by_role("textbox", name="Login name").fill("manager1")
+        page.get_by_role("textbox", name="Password").fill(demo.DEMO_PASSWORD)
+        t1 = time.perf_counter()
+        page.get_by_role("button", name="Sign in").click()
+        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        first_page = time.perf_counter() - t1
+        ctx.close()
+        return {"start_to_login_drawn_s": round(login_drawn, 3), "sign_in_to_pipeline_drawn_s": round(first_page, 3)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.db:
+            src = Path(args.db)
+        else:
+            src = Path(tmp) / "demo.duckdb"
+            db = Database(src)
+            t = time.perf_counter()
+            demo.generate(db)
+            gen = time.perf_counter() - t
+            db.close()
+            print(json.dumps({"demo_generation_s": round(gen, 3)}))
+        results = []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            for i in range(args.runs):
+                copy = Path(tmp) / f"run{i}.duckdb"
+                shutil.copy(src, copy)
+                results.append(measure(copy, browser))
+            browser.close()
+        for key in results[0]:
+            vals = [r[key] for r in results]
+            print(json.dumps({key: {"median": statistics.median(vals), "runs": vals}}))
+
+
+if __name__ == "__main__":
+    main()
