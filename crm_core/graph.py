@@ -1,29 +1,413 @@
-"""Account groups and relationship graphs (the full diagrams arrive with their own work)."""
+"""Account groups and contact graphs: who is related to whom, found in SQL.
+
+A customer group is every account reachable from a picked account through
+parent/subsidiary lines (`accounts.parent_id` and `subsidiary_of` links) and
+typed industry-chain links (supplier of, customer of, partner of, competitor
+of), up to a chosen number of steps. The walk is a breadth-first search in one
+recursive query: DuckDB's `USING KEY` keeps one row per account and the
+recursive step skips accounts already found (`recurring.walk`), so cycles in
+the data cannot loop and the work grows with the group, not with the number of
+paths through it (a plain `UNION ALL` walk with a path list is exponential on
+densely linked groups). Each account keeps the shortest path that found it
+(ties broken by the smallest path, so results are repeatable).
+
+What a user sees of a related account follows the row rules in `access.py`:
+the name, industry, region and owner's name of every related unit (so a rep
+learns that someone else already owns it), but its revenue, lifecycle, notes
+and deal amounts only when the actor may see that account; won amounts count
+only deals the actor may see.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
 import polars as pl
 
-from crm_core.access import Actor
+from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
+from crm_core.errors import NotFound, ValidationError
+
+LINK_KINDS = ("subsidiary_of", "supplier_of", "customer_of", "partner_of", "competitor_of")
+# How the walk labels a reached account relative to the one it was reached from.
+RELATIONS = ("subsidiary_of", "parent_of", "supplier_of", "customer_of", "partner_of", "competitor_of")
+# Families a user can choose to follow (the narrower view); stored link kinds per family.
+FAMILIES = {
+    "hierarchy": ("subsidiary_of",),
+    "supply": ("supplier_of", "customer_of"),
+    "partner": ("partner_of",),
+    "competitor": ("competitor_of",),
+}
+DECISION_ROLES = ("decision_maker", "influencer", "evaluator", "champion", "blocker", "user")
+STANCES = ("supporter", "neutral", "opponent", "unknown")
+MAX_DEPTH = 10
+DEFAULT_CAP = 2000
 
 
-def account_group(db: Database, actor: Actor, account_id: int, *, depth: int = 5) -> pl.DataFrame:
-    """Every account connected to `account_id` through parent/subsidiary lines, up to `depth` steps."""
+@dataclass(frozen=True)
+class AccountGroup:
+    """An account's group: nodes (accounts), edges (relations) and what was left out."""
+
+    root_id: int
+    nodes: pl.DataFrame
+    edges: pl.DataFrame
+    total: int            # accounts found within the depth, before the cap
+    left_out: int         # accounts found but not returned (beyond the cap)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContactGraph:
+    """Contacts (nodes) and reports-to lines (edges) of an account or a deal."""
+
+    nodes: pl.DataFrame
+    edges: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def _families_to_kinds(families: tuple[str, ...] | list[str] | None) -> list[str]:
+    if families is None:
+        return list(LINK_KINDS)
+    kinds: list[str] = []
+    for fam in families:
+        if fam not in FAMILIES:
+            raise ValidationError(
+                f"Unknown relation family {fam!r}; expected one of {', '.join(FAMILIES)}.", field="families",
+                value=fam)
+        kinds.extend(FAMILIES[fam])
+    return kinds
+
+
+# Directed steps of the walk: `dst` is `rel` of `src`. A link "A supplier_of B"
+# means A supplies B: stepping from B reaches A as a supplier, stepping from A
+# reaches B as a customer. parent_id is the same as a subsidiary_of link.
+_STEPS = """
+    steps AS (
+        SELECT parent_id AS src, id AS dst, 'subsidiary_of' AS rel FROM accounts
+        WHERE parent_id IS NOT NULL AND merged_into_id IS NULL AND 'subsidiary_of' IN (SELECT unnest($kinds))
+        UNION ALL
+        SELECT id, parent_id, 'parent_of' FROM accounts
+        WHERE parent_id IS NOT NULL AND merged_into_id IS NULL AND 'subsidiary_of' IN (SELECT unnest($kinds))
+        UNION ALL
+        SELECT to_account_id, from_account_id, kind FROM account_links WHERE kind IN (SELECT unnest($kinds))
+        UNION ALL
+        SELECT from_account_id, to_account_id,
+               CASE kind WHEN 'subsidiary_of' THEN 'parent_of' WHEN 'supplier_of' THEN 'customer_of'
+                         WHEN 'customer_of' THEN 'supplier_of' ELSE kind END
+        FROM account_links WHERE kind IN (SELECT unnest($kinds))
+    )"""
+
+
+def account_group(db: Database, actor: Actor, account_id: int, *, depth: int = 3,
+                  families: tuple[str, ...] | list[str] | None = None, cap: int = DEFAULT_CAP) -> AccountGroup:
+    """The accounts connected to `account_id` within `depth` steps, nearest first.
+
+    `families` narrows which relations are followed (default: all). Past `cap`
+    accounts the farthest are left out and counted in `left_out`.
+    """
+    depth = int(depth)
+    if not 0 <= depth <= MAX_DEPTH:
+        raise ValidationError(f"Depth must be between 0 and {MAX_DEPTH}; got {depth}.", field="depth", value=depth)
+    if cap < 1:
+        raise ValidationError(f"The node cap must be at least 1; got {cap}.", field="cap", value=cap)
+    kinds = _families_to_kinds(families)
+    root = db.one("SELECT id, merged_into_id FROM accounts WHERE id = ?", [account_id])
+    if root is None:
+        raise NotFound(f"Account {account_id} does not exist.")
+    if root["merged_into_id"] is not None:
+        raise NotFound(f"Account {account_id} was merged into account {root['merged_into_id']}; open that one.")
+    acct_scope, acct_params = owner_scope(actor, "a.owner_id", include_pool=True)
+    opp_scope, opp_params = owner_scope(actor, "o.owner_id")
+    params: dict[str, Any] = {"root": account_id, "depth": depth, "kinds": kinds, "cap": cap}
+    # owner_scope returns positional parameters; name them so they mix with $names.
+    acct_cond = _named(acct_scope, acct_params, "acct", params)
+    opp_cond = _named(opp_scope, opp_params, "opp", params)
+    nodes = db.query(
+        f"""
+        WITH RECURSIVE {_STEPS},
+        walk(id, depth, path, rels) USING KEY (id) AS (
+            SELECT $root::BIGINT, 0, [$root::BIGINT], []::VARCHAR[]
+            UNION
+            SELECT s.dst, min(w.depth) + 1,
+                   arg_min(list_append(w.path, s.dst), (w.path, s.rel)),
+                   arg_min(list_append(w.rels, s.rel), (w.path, s.rel))
+            FROM walk w JOIN steps s ON s.src = w.id
+            WHERE w.depth < $depth AND s.dst NOT IN (SELECT id FROM recurring.walk)
+            GROUP BY s.dst
+        ),
+        found AS (
+            SELECT w.*, count(*) OVER () AS total FROM walk w JOIN accounts a ON a.id = w.id
+            WHERE a.merged_into_id IS NULL
+            QUALIFY row_number() OVER (ORDER BY w.depth, w.id) <= $cap
+        ),
+        won AS (
+            SELECT o.account_id, sum(o.amount) AS won_amount, count(*) AS won_deals
+            FROM opportunities o
+            WHERE o.status = 'won' AND o.account_id IN (SELECT id FROM found) AND {opp_cond}
+            GROUP BY o.account_id
+        )
+        SELECT f.id, a.name, f.depth, f.path, f.rels,
+               f.rels[-1] AS relation, f.path[-2] AS via_id,
+               a.industry, a.region, a.owner_id, u.display_name AS owner,
+               NOT ({acct_cond}) AS restricted,
+               CASE WHEN {acct_cond} THEN a.lifecycle END AS lifecycle,
+               CASE WHEN {acct_cond} THEN a.annual_revenue END AS annual_revenue,
+               coalesce(won.won_amount, 0)::DECIMAL(18, 2) AS won_amount,
+               coalesce(won.won_deals, 0) AS won_deals,
+               CASE WHEN {acct_cond} THEN a.notes END AS notes,
+               a.parent_id, f.total
+        FROM found f JOIN accounts a ON a.id = f.id
+        LEFT JOIN users u ON u.id = a.owner_id
+        LEFT JOIN won ON won.account_id = f.id
+        ORDER BY f.depth, f.id
+        """,
+        params,
+    )
+    total = int(nodes["total"][0]) if nodes.height else 0
+    nodes = nodes.drop("total")
+    edges = _group_edges(db, nodes["id"].to_list(), kinds, acct_cond, params)
+    warnings = hierarchy_loops(db, actor, nodes["id"].to_list())
+    return AccountGroup(root_id=account_id, nodes=nodes, edges=edges, total=total,
+                        left_out=max(0, total - nodes.height), warnings=warnings)
+
+
+def _named(cond: str, positional: list[Any], prefix: str, into: dict[str, Any]) -> str:
+    """Rewrite owner_scope's `?` placeholders as `$prefixN` and put their values in `into`."""
+    parts = cond.split("?")
+    out = parts[0]
+    for i, (value, rest) in enumerate(zip(positional, parts[1:])):
+        name = f"{prefix}{i}"
+        into[name] = value
+        out += f"${name}" + rest
+    return out
+
+
+def _group_edges(db: Database, ids: list[int], kinds: list[str], acct_cond: str,
+                 params: dict[str, Any]) -> pl.DataFrame:
+    """Every relation between two accounts of the group (not only the ones the walk used)."""
+    p = {k: v for k, v in params.items() if k.startswith("acct")}
+    p.update({"ids": ids, "kinds": kinds})
+    return db.query(
+        f"""
+        WITH g AS (SELECT unnest($ids::BIGINT[]) AS id)
+        SELECT a.id AS from_id, a.parent_id AS to_id, 'subsidiary_of' AS kind, 'parent' AS source,
+               NULL::BIGINT AS link_id, NULL::VARCHAR AS note
+        FROM accounts a
+        WHERE a.id IN (SELECT id FROM g) AND a.parent_id IN (SELECT id FROM g) AND a.parent_id <> a.id
+          AND 'subsidiary_of' IN (SELECT unnest($kinds))
+        UNION ALL
+        SELECT l.from_account_id, l.to_account_id, l.kind, 'link', l.id,
+               CASE WHEN EXISTS (SELECT 1 FROM accounts a WHERE a.id IN (l.from_account_id, l.to_account_id)
+                                 AND {acct_cond}) THEN l.note END
+        FROM account_links l
+        WHERE l.from_account_id IN (SELECT id FROM g) AND l.to_account_id IN (SELECT id FROM g)
+          AND l.kind IN (SELECT unnest($kinds))
+        ORDER BY 1, 2, 3
+        """,
+        p,
+    )
+
+
+def hierarchy_loops(db: Database, actor: Actor, account_ids: list[int]) -> list[str]:
+    """Messages for bad data: accounts that are their own superior, directly or through others.
+
+    Follows each account's chain of superior units (parent_id) and reports a
+    chain that comes back to itself, once per loop, instead of looping.
+    """
+    if not account_ids:
+        return []
+    rows = db.rows(
+        """
+        WITH RECURSIVE up(start, cur, path) AS (
+            SELECT id, parent_id, [id] FROM accounts
+            WHERE id IN (SELECT unnest(?::BIGINT[])) AND parent_id IS NOT NULL
+            UNION ALL
+            SELECT up.start, a.parent_id, list_append(up.path, up.cur)
+            FROM up JOIN accounts a ON a.id = up.cur
+            WHERE a.parent_id IS NOT NULL AND NOT list_contains(up.path, up.cur) AND len(up.path) < 200
+        )
+        SELECT DISTINCT list_sort(path[list_position(path, cur):]) AS loop
+        FROM up WHERE list_contains(path, cur)
+        ORDER BY 1
+        """,
+        [list(account_ids)],
+    )
+    if not rows:
+        return []
+    loop_ids = sorted({i for (loop,) in rows for i in loop})
+    names = dict(db.rows("SELECT id, name FROM accounts WHERE id IN (SELECT unnest(?::BIGINT[]))", [loop_ids]))
+    out = []
+    for (loop,) in rows:
+        members = ", ".join(f"{i} ({names.get(i, '?')})" for i in loop)
+        if len(loop) == 1:
+            out.append(f"Account {members} is recorded as its own superior unit; clear or correct its superior.")
+        else:
+            out.append(f"Accounts {members} are each other's superior units in a loop; "
+                       "correct the superior unit of one of them.")
+    return out
+
+
+def find_accounts(db: Database, actor: Actor, text: str = "", *, limit: int = 50) -> pl.DataFrame:
+    """Accounts the actor may see (own, team, pool) whose name contains `text`, or whose id is `text`."""
+    scope, params = owner_scope(actor, "a.owner_id", include_pool=True)
+    text = (text or "").strip()
+    return db.query(
+        f"""
+        SELECT a.id, a.name, u.display_name AS owner
+        FROM accounts a LEFT JOIN users u ON u.id = a.owner_id
+        WHERE a.merged_into_id IS NULL AND {scope}
+          AND (? = '' OR a.name ILIKE '%' || ? || '%' OR CAST(a.id AS VARCHAR) = ?)
+        ORDER BY a.name, a.id
+        LIMIT ?
+        """,
+        [*params, text, text, text, limit],
+    )
+
+
+def _visible_account(db: Database, actor: Actor, account_id: int) -> dict[str, Any]:
+    scope, params = owner_scope(actor, "owner_id", include_pool=True)
+    row = db.one(f"SELECT id, name, owner_id FROM accounts WHERE id = ? AND {scope}", [account_id, *params])
+    if row is None:
+        raise NotFound(f"Account {account_id} does not exist or belongs to another owner.")
+    return row
+
+
+def _contact_levels(db: Database, account_id: int) -> pl.DataFrame:
+    """Every contact of an account with its level in the reports-to tree (0 = top).
+
+    A contact whose chain of bosses loops never meets a top and gets level NULL.
+    """
     return db.query(
         """
-        WITH RECURSIVE walk(id, depth, path) AS (
-            SELECT ?::BIGINT, 0, [?::BIGINT]
-            UNION ALL
-            SELECT n.other, w.depth + 1, list_append(w.path, n.other)
-            FROM walk w
-            JOIN (SELECT id AS a, parent_id AS other FROM accounts WHERE parent_id IS NOT NULL
-                  UNION ALL SELECT parent_id, id FROM accounts WHERE parent_id IS NOT NULL) n ON n.a = w.id
-            WHERE w.depth < ? AND NOT list_contains(w.path, n.other)
+        WITH RECURSIVE c AS (
+            SELECT id, CASE WHEN reports_to_id IN (SELECT id FROM contacts WHERE account_id = $acct)
+                            AND reports_to_id <> id THEN reports_to_id END AS boss
+            FROM contacts WHERE account_id = $acct
+        ),
+        lvl(id, level) USING KEY (id) AS (
+            SELECT id, 0 FROM c WHERE boss IS NULL
+            UNION
+            SELECT c.id, min(l.level) + 1 FROM lvl l JOIN c ON c.boss = l.id
+            WHERE c.id NOT IN (SELECT id FROM recurring.lvl)
+            GROUP BY c.id
         )
-        SELECT a.id, a.name, min(w.depth) AS depth, a.parent_id, a.industry, a.region, u.display_name AS owner
-        FROM walk w JOIN accounts a ON a.id = w.id LEFT JOIN users u ON u.id = a.owner_id
-        GROUP BY ALL ORDER BY depth, a.name
+        SELECT k.id, k.name, k.title, k.department, k.influence, k.stance, k.notes,
+               c.boss AS reports_to_id, l.level, k.version
+        FROM contacts k JOIN c ON c.id = k.id LEFT JOIN lvl l ON l.id = k.id
+        ORDER BY l.level NULLS LAST, k.id
         """,
-        [account_id, account_id, depth],
+        {"acct": account_id},
     )
+
+
+def _loop_warning(nodes: pl.DataFrame) -> list[str]:
+    looped = nodes.filter(pl.col("level").is_null())
+    if looped.height == 0:
+        return []
+    who = ", ".join(f"{i} ({n})" for i, n in zip(looped["id"].to_list(), looped["name"].to_list()))
+    return [f"Contacts {who} report to each other in a loop (no one at the top); "
+            "correct the 'reports to' of one of them."]
+
+
+def _reports_to_edges(nodes: pl.DataFrame) -> pl.DataFrame:
+    ids = set(nodes["id"].to_list())
+    e = nodes.select(pl.col("id").alias("from_id"), pl.col("reports_to_id").alias("to_id"))
+    return e.filter(pl.col("to_id").is_in(list(ids))).with_columns(pl.lit("reports_to").alias("kind"))
+
+
+def contact_chart(db: Database, actor: Actor, account_id: int) -> ContactGraph:
+    """The org chart of an account's contacts: reports-to lines, levels and influence."""
+    _visible_account(db, actor, account_id)
+    nodes = _contact_levels(db, account_id)
+    # a looped contact is drawn at the top level, with a warning naming it
+    nodes = nodes.with_columns(pl.col("level").fill_null(0))
+    warnings = _loop_warning(_contact_levels(db, account_id))
+    return ContactGraph(nodes=nodes, edges=_reports_to_edges(nodes), warnings=warnings)
+
+
+def find_opportunities(db: Database, actor: Actor, account_id: int | None = None, *,
+                       limit: int = 500) -> pl.DataFrame:
+    """Deals the actor may see (of one account, when given), newest first, for the decision-tree picker."""
+    scope, params = owner_scope(actor, "o.owner_id")
+    return db.query(
+        f"""
+        SELECT o.id, o.name, o.status, o.amount, a.name AS account
+        FROM opportunities o LEFT JOIN accounts a ON a.id = o.account_id
+        WHERE {scope} AND (? IS NULL OR o.account_id = ?)
+        ORDER BY o.status = 'open' DESC, o.created_at DESC, o.id DESC
+        LIMIT ?
+        """,
+        [*params, account_id, account_id, limit],
+    )
+
+
+def decision_tree(db: Database, actor: Actor, opportunity_id: int) -> ContactGraph:
+    """A deal's contacts with their decision roles and stance, and their bosses up the reports-to lines.
+
+    Contacts on the deal carry `on_deal = true`, their role, the deal-specific
+    stance (falling back to the contact's general stance) and the row version
+    for editing; bosses not on the deal are included so the lines of authority
+    are visible.
+    """
+    scope, params = owner_scope(actor, "owner_id")
+    opp = db.one(f"SELECT id, account_id, owner_id FROM opportunities WHERE id = ? AND {scope}",
+                 [opportunity_id, *params])
+    if opp is None:
+        raise NotFound(f"Opportunity {opportunity_id} does not exist or belongs to another owner.")
+    on_deal = db.query(
+        """
+        SELECT oc.contact_id AS id, oc.role, oc.stance AS deal_stance, oc.note, oc.version AS role_version,
+               k.account_id, k.name, k.title, k.department, k.influence, k.stance, k.reports_to_id
+        FROM opportunity_contacts oc JOIN contacts k ON k.id = oc.contact_id
+        WHERE oc.opportunity_id = ?
+        ORDER BY oc.contact_id
+        """,
+        [opportunity_id],
+    )
+    if opp["account_id"] is None:
+        everyone = on_deal.select("id", "name", "title", "department", "influence", "stance", "reports_to_id") \
+            .with_columns(pl.lit(0).alias("level"), pl.lit(None, pl.Utf8).alias("notes"),
+                          pl.lit(1).alias("version"))
+    else:
+        everyone = _contact_levels(db, opp["account_id"])
+    boss = dict(zip(everyone["id"].to_list(), everyone["reports_to_id"].to_list()))
+    keep = set(on_deal["id"].to_list())
+    for cid in list(keep):  # add each deal contact's bosses (a loop stops at a contact already kept)
+        b = boss.get(cid)
+        while b is not None and b not in keep:
+            keep.add(b)
+            b = boss.get(b)
+    deal = on_deal.select("id", "role", "deal_stance", "note", "role_version")
+    base = everyone.filter(pl.col("id").is_in(list(keep)))
+    extra = on_deal.filter(~pl.col("id").is_in(base["id"].to_list()))  # deal contacts of other accounts
+    if extra.height:
+        base = pl.concat([base, extra.select(base.drop("level", "notes", "version").columns).with_columns(
+            pl.lit(0).alias("level"), pl.lit(None, pl.Utf8).alias("notes"), pl.lit(1).alias("version"))
+            .select(base.columns)], how="vertical_relaxed")
+    nodes = base.join(deal, on="id", how="left").with_columns(
+        pl.col("role").is_not_null().alias("on_deal"),
+        pl.coalesce("deal_stance", "stance").alias("deal_stance"),
+    ).sort("level", "id", nulls_last=True)
+    warnings = _loop_warning(nodes)
+    nodes = nodes.with_columns(pl.col("level").fill_null(0))
+    return ContactGraph(nodes=nodes, edges=_reports_to_edges(nodes), warnings=warnings)
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(df: pl.DataFrame) -> str:
+    """A table as CSV that a spreadsheet will not run as formulas (text cells starting with = + - @ tab CR get ')."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(df.columns)
+    for row in df.iter_rows():
+        w.writerow(["" if v is None else ("; ".join(map(str, v)) if isinstance(v, list) else _safe_cell(v))
+                    for v in row])
+    return buf.getvalue()
