@@ -1,0 +1,141 @@
+"""The funnel: where the deals of a period are now, how each stage converts,
+where they drop off and how long they stay.
+
+The cohort is the deals created in the filter's period (plus its owner,
+department, region, product and source choices). For every funnel stage
+(open stages in pipeline order, then Won):
+
+- deals / amount: cohort deals in that stage now (open; for Won, won);
+- entered: cohort deals that ever entered the stage (stage_history);
+- advanced: of those, the ones that also entered any later funnel stage;
+- conversion = advanced / entered; drop_off = entered - advanced;
+- lost_here: deals lost while in this stage;
+- avg_days: mean days a deal spent in the stage, over deals that left it.
+
+One aggregate pass over `forecast_facts` (one row per deal) folds the cohort
+into a few hundred combinations; every figure is derived from those.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from crm_core.access import Actor
+from crm_core.db import Database
+from crm_core.filters import PipelineFilter
+from crm_core.forecast_common import funnel_sequence, group_parts, ratio, scope_where
+from crm_core.forecast_facts import ensure_current
+
+_MASK = "o.entered_mask"
+
+
+def cohort_combos(db: Database, actor: Actor, flt: PipelineFilter | None = None, *,
+                  by: str | None = None) -> pl.DataFrame:
+    """The cohort folded to one row per (group, stage, status, lost-from stage, stages entered).
+
+    A few hundred rows however many deals there are: the funnel and the
+    empirical probabilities are derived from it without touching deals again.
+    """
+    flt = flt or PipelineFilter()
+    facts = ensure_current(db)
+    seq = funnel_sequence(db)
+    select_group, group_by, joins = group_parts(by)
+    days = ", ".join(f"sum(o.days_{st.id}) AS s{st.id}, count(o.days_{st.id}) AS c{st.id}" for st in seq)
+    where, wp = scope_where(actor, flt, date_column="created_at")
+    return db.query(
+        f"""
+        SELECT {select_group}o.stage_id, o.status, o.lost_from_stage, o.entered_mask,
+               count(*) AS n, sum(o.amount) AS amount{', ' + days if days else ''}
+        FROM {facts} o
+        {joins}
+        WHERE {where}
+        GROUP BY {group_by + ', ' if by else ''}o.stage_id, o.status, o.lost_from_stage, o.entered_mask
+        """,
+        wp,
+    )
+
+
+def funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, by: str | None = None,
+           combos: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per (group,) funnel stage; see the module docstring for each column."""
+    seq = funnel_sequence(db)
+    if combos is None:
+        combos = cohort_combos(db, actor, flt, by=by)
+    groups: dict[Any, dict[str, Any]] = {}
+    for c in combos.iter_rows(named=True):
+        key = c["group_id"] if by else None
+        g = groups.setdefault(key, {"label": c[by] if by else None, "rows": []})
+        g["rows"].append(c)
+    if not groups and by is None:
+        groups[None] = {"label": None, "rows": []}
+    out = []
+    for key, g in sorted(groups.items(), key=lambda kv: (str(kv[1]["label"]), str(kv[0]))):
+        for i, st in enumerate(seq):
+            bit = 1 << st.id
+            later = 0
+            for nxt in seq[i + 1:]:
+                later |= 1 << nxt.id
+            status = "won" if st.is_won else "open"
+            deals = entered = advanced = lost = days_n = 0
+            amount = Decimal(0)
+            days_sum = 0.0
+            for c in g["rows"]:
+                if c["stage_id"] == st.id and c["status"] == status:
+                    deals += c["n"]
+                    amount += c["amount"]
+                if c["entered_mask"] & bit:
+                    entered += c["n"]
+                    if c["entered_mask"] & later:
+                        advanced += c["n"]
+                if c["status"] == "lost" and c["lost_from_stage"] == st.id:
+                    lost += c["n"]
+                days_n += c.get(f"c{st.id}") or 0
+                days_sum += c.get(f"s{st.id}") or 0.0
+            last = i == len(seq) - 1 or st.is_won
+            row = {} if by is None else {"group_id": None if key is None else str(key), by: g["label"]}
+            row.update({
+                "position": i + 1, "stage_id": st.id, "stage": st.name, "is_won": st.is_won,
+                "deals": deals, "amount": amount, "entered": entered,
+                "advanced": None if last else advanced,
+                "conversion": None if last else ratio(advanced, entered),
+                "drop_off": None if last else entered - advanced,
+                "drop_off_rate": None if last or not entered else 1 - advanced / entered,
+                "lost_here": None if st.is_won else lost,
+                "avg_days": round(days_sum / days_n, 2) if days_n else None,
+            })
+            out.append(row)
+    schema = {"position": pl.Int64, "stage_id": pl.Int64, "stage": pl.Utf8, "is_won": pl.Boolean,
+              "deals": pl.Int64, "amount": pl.Decimal(18, 2), "entered": pl.Int64, "advanced": pl.Int64,
+              "conversion": pl.Float64, "drop_off": pl.Int64, "drop_off_rate": pl.Float64,
+              "lost_here": pl.Int64, "avg_days": pl.Float64}
+    if by:
+        schema = {"group_id": pl.Utf8, by: pl.Utf8, **schema}
+    return pl.DataFrame(out, schema=schema)
+
+
+def stage_deals(db: Database, actor: Actor, flt: PipelineFilter | None, stage_id: int, *,
+                today: date | None = None, limit: int = 500) -> pl.DataFrame:
+    """The cohort's deals now in `stage_id` (open ones; won ones for a won stage), biggest first."""
+    flt = flt or PipelineFilter()
+    today = today or date.today()
+    where, wp = scope_where(actor, flt, date_column="created_at")
+    return db.query(
+        f"""
+        SELECT o.id, o.name, a.name AS account, u.display_name AS owner, o.amount,
+               coalesce(o.probability, s.probability) AS probability, o.expected_close,
+               date_diff('day', coalesce(o.stage_entered_at, o.created_at)::DATE, ?::DATE) AS days_in_stage,
+               o.last_activity_at
+        FROM opportunities o
+        JOIN stages s ON s.id = o.stage_id
+        LEFT JOIN accounts a ON a.id = o.account_id
+        LEFT JOIN users u ON u.id = o.owner_id
+        WHERE o.stage_id = ? AND o.status = CASE WHEN s.is_won THEN 'won' ELSE 'open' END AND {where}
+        ORDER BY o.amount DESC, o.id
+        LIMIT ?
+        """,
+        [today, stage_id, *wp, limit],
+    )
