@@ -1,28 +1,777 @@
-"""Plan vs actual (the full roll-up arrives with its own work)."""
+"""Plan vs actual: targets on any combination of dimensions against live actuals.
+
+Actuals come from a monthly summary (`plan_facts`, migration 040) kept current
+on every write through `crm_core.hooks`, so the page sums at most a few
+hundred thousand pre-aggregated rows instead of millions of deals and order
+lines. What counts, and when:
+
+- won_amount / won_count: won opportunities, in the month of their close date;
+- order_revenue: order lines, by order date;
+- collected: money received (payments.amount_paid), by paid date;
+- new_opportunities: opportunities, by creation date;
+- new_customers: an account's first won deal or first order, whichever is
+  earlier, in the month it happened (credited to that deal's or order's owner).
+
+Each figure is credited to the department its owner belonged to on the day of
+the deal (close date, order date, creation date, contract signing date for
+payments), from `user_department_history`; a rep who changes department
+takes none of their past figures along.
+
+Targets: a NULL dimension means "all". A target's actual sums the facts whose
+dimensions equal every dimension the target sets, over the target's months.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
+from crm_core import hooks, periods
 from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.periods import Period
+
+METRICS = ("won_amount", "order_revenue", "collected", "won_count", "new_opportunities", "new_customers")
+MONEY_METRICS = ("won_amount", "order_revenue", "collected")
+DIMENSIONS = ("owner", "department", "region", "product", "account")
+DIM_COLUMNS = {"owner": "owner_id", "department": "department_id", "region": "region",
+               "product": "product_id", "account": "account_id"}
+# bit of each dimension in a signature mask: set = the target does NOT fix it ("all")
+_BITS = {"owner_id": 16, "department_id": 8, "region": 4, "product_id": 2, "account_id": 1}
+_TYPES = {"owner_id": "BIGINT", "department_id": "BIGINT", "region": "VARCHAR", "product_id": "BIGINT",
+          "account_id": "BIGINT"}
+_COMPACT_MIN_ROWS = 20_000
+
+# -- the monthly facts ------------------------------------------------------
+
+
+def _events_sql(acct: str) -> str:
+    """Every counted event of the accounts matching `acct` (a condition written
+    by crm_core on the column placeholder {a}), with the owner's department on
+    the day of the deal, summed per account, month and dimensions."""
+    a = {k: acct.format(a=k) for k in ("o.account_id", "r.account_id", "c.account_id")}
+    return f"""
+    WITH won AS (
+        SELECT o.id, o.account_id, o.closed_at AS d, o.owner_id, o.region, o.product_id, o.amount
+        FROM opportunities o
+        WHERE o.status = 'won' AND o.closed_at IS NOT NULL AND {a['o.account_id']}
+    ),
+    ordered AS (
+        SELECT r.id, r.account_id, r.order_date AS d, r.owner_id, ac.region, r.product_id, r.amount
+        FROM orders r LEFT JOIN accounts ac ON ac.id = r.account_id
+        WHERE {a['r.account_id']}
+    ),
+    first_buy AS (
+        SELECT account_id, d, owner_id, region, product_id FROM (
+            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY d, src, id) AS rn
+            FROM (SELECT account_id, d, owner_id, region, product_id, 0 AS src, id FROM won
+                  UNION ALL SELECT account_id, d, owner_id, region, product_id, 1 AS src, id FROM ordered)
+            WHERE account_id IS NOT NULL
+        ) WHERE rn = 1
+    ),
+    ev AS (
+        SELECT account_id, d, d AS deal_day, 'won_amount' AS metric, owner_id, region, product_id,
+               amount AS value FROM won
+        UNION ALL SELECT account_id, d, d, 'won_count', owner_id, region, product_id, 1 FROM won
+        UNION ALL SELECT o.account_id, o.created_at::DATE, o.created_at::DATE, 'new_opportunities', o.owner_id,
+               o.region, o.product_id, 1
+        FROM opportunities o WHERE {a['o.account_id']}
+        UNION ALL SELECT account_id, d, d, 'order_revenue', owner_id, region, product_id, amount FROM ordered
+        UNION ALL SELECT c.account_id, p.paid_date, c.signed_date, 'collected', c.owner_id, ac.region,
+               op.product_id, p.amount_paid
+        FROM payments p JOIN contracts c ON c.id = p.contract_id
+        LEFT JOIN accounts ac ON ac.id = c.account_id
+        LEFT JOIN opportunities op ON op.id = c.opportunity_id
+        WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0 AND {a['c.account_id']}
+        UNION ALL SELECT account_id, d, d, 'new_customers', owner_id, region, product_id, 1 FROM first_buy
+    )
+    SELECT ev.account_id, date_trunc('month', ev.d)::DATE AS month, ev.metric, ev.owner_id,
+           CASE WHEN h.user_id IS NOT NULL AND (h.valid_to IS NULL OR ev.deal_day < h.valid_to)
+                THEN h.department_id ELSE u.department_id END AS department_id,
+           ev.region, ev.product_id, sum(ev.value)::DECIMAL(18, 2) AS value, count(*) AS n
+    FROM ev
+    ASOF LEFT JOIN user_department_history h ON ev.owner_id = h.user_id AND ev.deal_day >= h.valid_from
+    LEFT JOIN users u ON u.id = ev.owner_id
+    WHERE ev.d IS NOT NULL
+    GROUP BY ALL
+    """
+
+
+def _fingerprint(cur: Any) -> str:
+    """A cheap signature of the source tables: row counts, top ids, version sums."""
+    row = cur.execute(
+        """
+        SELECT concat_ws('|',
+            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM opportunities),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) FROM orders),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM payments),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM contracts),
+            (SELECT count(*) || ':' || coalesce(max(valid_from)::VARCHAR, '') || ':' || count(valid_to)
+             FROM user_department_history))
+        """
+    ).fetchone()
+    return row[0]
+
+
+def _set_state(cur: Any, compacted: int | None = None) -> None:
+    fp = _fingerprint(cur)
+    if compacted is None:
+        cur.execute("""INSERT INTO plan_facts_state (id, fingerprint) VALUES (1, ?)
+                       ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                       built_at = now()""", [fp])
+    else:
+        cur.execute("""INSERT INTO plan_facts_state (id, fingerprint, compacted_rows) VALUES (1, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                       compacted_rows = excluded.compacted_rows, built_at = now()""", [fp, compacted])
+
+
+def rebuild_facts(db: Database) -> int:
+    """Recompute every fact from the source tables. Returns the summary's row count."""
+    with db.atomic() as cur:
+        cur.execute("DELETE FROM plan_facts_account")
+        cur.execute("DELETE FROM plan_facts")
+        cur.execute("INSERT INTO plan_facts_account " + _events_sql("TRUE"))
+        cur.execute("""INSERT INTO plan_facts
+                       SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
+                       FROM plan_facts_account GROUP BY ALL""")
+        rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
+        _set_state(cur, rows)
+    return rows
+
+
+def refresh_accounts(db: Database, account_ids: list[int] | None) -> None:
+    """Recompute the facts of these accounts (and of deals without an account).
+
+    The change is appended to `plan_facts` as a delta (new minus old), so no
+    summary row is updated in place; `compact_facts` folds the deltas now and then.
+    """
+    if account_ids is None:
+        rebuild_facts(db)
+        return
+    acct = "({a} IN (SELECT unnest($ids::BIGINT[])) OR {a} IS NULL)"
+    mine = acct.format(a="account_id")
+    params = {"ids": list(account_ids)}
+    with db.atomic() as cur:
+        cur.execute(
+            f"""INSERT INTO plan_facts
+                SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
+                FROM (SELECT month, metric, owner_id, department_id, region, product_id, value, n
+                      FROM ({_events_sql(acct)})
+                      UNION ALL
+                      SELECT month, metric, owner_id, department_id, region, product_id, -value, -n
+                      FROM plan_facts_account WHERE {mine})
+                GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0""",
+            params,
+        )
+        cur.execute(f"DELETE FROM plan_facts_account WHERE {mine}", params)
+        cur.execute("INSERT INTO plan_facts_account " + _events_sql(acct), params)
+        _set_state(cur)
+        rows, compacted = cur.execute(
+            "SELECT (SELECT count(*) FROM plan_facts), (SELECT compacted_rows FROM plan_facts_state WHERE id = 1)"
+        ).fetchone()
+    if rows > max(_COMPACT_MIN_ROWS, 2 * (compacted or 0)):
+        compact_facts(db)
+
+
+def compact_facts(db: Database) -> int:
+    """Fold the appended deltas of `plan_facts` into one row per key."""
+    with db.atomic() as cur:
+        folded = cur.sql(
+            """SELECT month, metric, owner_id, department_id, region, product_id,
+                      sum(value)::DECIMAL(18, 2) AS value, sum(n)::BIGINT AS n
+               FROM plan_facts GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
+        ).arrow()
+        cur.execute("DELETE FROM plan_facts")
+        cur.register("_pf_folded", folded)
+        try:
+            cur.execute("INSERT INTO plan_facts SELECT * FROM _pf_folded")
+        finally:
+            cur.unregister("_pf_folded")
+        rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
+        _set_state(cur, rows)
+    return rows
+
+
+def ensure_facts(db: Database) -> None:
+    """Rebuild the facts when the sources changed behind the hooks' back (bulk loads)."""
+    if db.read_only:
+        return
+    with db.cursor() as cur:
+        stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
+        current = _fingerprint(cur)
+    if stored is None or stored[0] != current:
+        rebuild_facts(db)
+
+
+@hooks.on_change("opportunities", "orders", "payments", "contracts", "accounts")
+def _on_change(db: Any, account_ids: list[int] | None) -> None:
+    refresh_accounts(db, account_ids)
+
+
+# -- who sees which targets and figures ------------------------------------
+
+
+def _actor_departments(db: Database, actor: Actor) -> list[int]:
+    """A manager's department and the teams under it."""
+    if actor.department_id is None:
+        return []
+    return [r[0] for r in db.rows(
+        """WITH RECURSIVE d(id) AS (SELECT ?::BIGINT UNION SELECT x.id FROM departments x JOIN d ON x.parent_id = d.id)
+           SELECT id FROM d""", [actor.department_id])]
+
+
+def target_scope(db: Database, actor: Actor, alias: str = "t") -> tuple[str, list[Any]]:
+    """Targets the actor may see: admins and analysts all; managers their team's
+    people and their departments; reps their own."""
+    if actor.sees_all:
+        return "TRUE", []
+    own, params = owner_scope(actor, f"{alias}.owner_id")
+    if actor.role == "manager":
+        depts = _actor_departments(db, actor)
+        return (f"({own} OR ({alias}.owner_id IS NULL AND {alias}.department_id IN (SELECT unnest(?::BIGINT[]))))",
+                [*params, depts])
+    return own, params
+
+
+def facts_scope(db: Database, actor: Actor, alias: str = "f") -> tuple[str, list[Any]]:
+    """Figures the actor may see broken down: their own (rep), their team's and
+    departments' (manager), everything (admin, analyst)."""
+    if actor.sees_all:
+        return "TRUE", []
+    own, params = owner_scope(actor, f"{alias}.owner_id")
+    if actor.role == "manager":
+        depts = _actor_departments(db, actor)
+        return f"({own} OR {alias}.department_id IN (SELECT unnest(?::BIGINT[])))", [*params, depts]
+    return own, params
+
+
+# -- the measuring engine --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every figure is measured against: the period and today."""
+
+    period: Period
+    today: date
+
+
+def _mask_expr(alias: str) -> str:
+    return " + ".join(f"(CASE WHEN {alias}.{c} IS NULL THEN {b} ELSE 0 END)" for c, b in _BITS.items())
+
+
+def measure(db: Database, specs: pl.DataFrame, today: date) -> pl.DataFrame:
+    """Actual and weighted open pipeline for each spec row.
+
+    `specs` has key, metric, start, end (exclusive), owner_id, department_id,
+    region, product_id, account_id (NULL = all). One pass over the facts with
+    GROUPING SETS (one set per distinct combination of dimensions), then an
+    equality join: cost grows with the number of combinations, not targets.
+    """
+    if specs.height == 0:
+        return pl.DataFrame(schema={"key": pl.Int64, "actual": pl.Float64, "pipeline": pl.Float64})
+    specs = specs.with_columns(
+        mask=sum(pl.when(pl.col(c).is_null()).then(b).otherwise(0) for c, b in _BITS.items()))
+    sets_plain, sets_acct = set(), set()
+    for m in specs["mask"].unique().to_list():
+        cols = tuple(c for c, b in _BITS.items() if not m & b)
+        (sets_acct if "account_id" in cols else sets_plain).add(cols)
+
+    def gsets(sets: set) -> str:
+        return ", ".join("(" + ", ".join(("metric", "month", *cols)) + ")" for cols in sorted(sets))
+
+    def gmask(sets: set) -> str:
+        # GROUPING() only takes columns of some grouping set; the others are always "all"
+        used = {c for cols in sets for c in cols}
+        return " + ".join(f"GROUPING({c}) * {b}" if c in used else str(b) for c, b in _BITS.items())
+
+    def gcols(sets: set) -> str:
+        used = {c for cols in sets for c in cols}
+        return ", ".join(c if c in used else f"NULL::{_TYPES[c]} AS {c}" for c in _BITS)
+
+    lo, hi = specs["start"].min(), specs["end"].max()
+    metrics = specs["metric"].unique().to_list()
+    accounts = [a for a in specs["account_id"].unique().to_list() if a is not None]
+    parts = []
+    if sets_plain:
+        parts.append(f"""SELECT metric, month, {gcols(sets_plain)},
+                                sum(value) AS value, {gmask(sets_plain)} AS mask
+                         FROM plan_facts WHERE month >= $lo AND month < $hi AND metric IN (SELECT unnest($m))
+                         GROUP BY GROUPING SETS ({gsets(sets_plain)})""")
+    if sets_acct:
+        parts.append(f"""SELECT metric, month, {gcols(sets_acct)}, sum(value) AS value,
+                                {gmask(sets_acct)} AS mask
+                         FROM plan_facts_account WHERE month >= $lo AND month < $hi
+                           AND metric IN (SELECT unnest($m)) AND account_id IN (SELECT unnest($acc::BIGINT[]))
+                         GROUP BY GROUPING SETS ({gsets(sets_acct)})""")
+    all_sets = sorted(sets_plain | sets_acct)
+    pipe_sets = ", ".join("(" + ", ".join(cols) + ", month)" if cols else "(month)" for cols in all_sets)
+    join_dims = " AND ".join(f"g.{c} IS NOT DISTINCT FROM s.{c}" for c in _BITS)
+    sql = f"""
+    WITH g AS ({" UNION ALL ".join(parts)}),
+    act AS (
+        SELECT s.key, sum(g.value) AS actual FROM _specs s JOIN g
+          ON g.metric = s.metric AND g.mask = s.mask AND {join_dims}
+         AND g.month >= s.start AND g.month < s."end"
+        GROUP BY s.key
+    ),
+    opp AS (
+        SELECT date_trunc('month', o.expected_close)::DATE AS month, o.owner_id, u.department_id, o.region,
+               o.product_id, o.account_id,
+               o.amount * coalesce(o.probability, st.probability) AS w_amount,
+               coalesce(o.probability, st.probability) AS w_count
+        FROM opportunities o JOIN stages st ON st.id = o.stage_id LEFT JOIN users u ON u.id = o.owner_id
+        WHERE o.status = 'open' AND o.expected_close >= $lo AND o.expected_close < $hi
+    ),
+    pg AS (
+        SELECT month, {gcols(set(all_sets))},
+               sum(w_amount) AS w_amount, sum(w_count) AS w_count,
+               {gmask(set(all_sets))} AS mask
+        FROM opp GROUP BY GROUPING SETS ({pipe_sets})
+    ),
+    pip AS (
+        SELECT s.key, sum(CASE s.metric WHEN 'won_amount' THEN g.w_amount ELSE g.w_count END) AS pipeline
+        FROM _specs s JOIN pg g ON g.mask = s.mask AND {join_dims}
+         AND g.month >= s.start AND g.month < s."end"
+        WHERE s.metric IN ('won_amount', 'won_count')
+        GROUP BY s.key
+    )
+    SELECT s.key, coalesce(act.actual, 0)::DOUBLE AS actual,
+           CASE WHEN s.metric IN ('won_amount', 'won_count') THEN coalesce(pip.pipeline, 0) END::DOUBLE AS pipeline
+    FROM _specs s LEFT JOIN act ON act.key = s.key LEFT JOIN pip ON pip.key = s.key
+    """
+    with db.cursor() as cur:
+        cur.register("_specs", specs.to_arrow())
+        try:
+            params = {"lo": lo, "hi": hi, "m": metrics, **({"acc": accounts} if sets_acct else {})}
+            return cur.sql(sql, params=params).pl()
+        finally:
+            cur.unregister("_specs")
+
+
+def add_attainment(df: pl.DataFrame, starts: pl.Expr, ends: pl.Expr, today: date) -> pl.DataFrame:
+    """Attainment %, gap, elapsed share, run-rate projection and pipeline coverage.
+
+    projection = actual ÷ elapsed share for a running period, the actual once it
+    is over; coverage = weighted pipeline ÷ remaining gap (NULL when nothing is
+    left to win or the period is over).
+    """
+    today_l = pl.lit(today)
+    elapsed = (
+        pl.when(today_l < starts).then(0.0)
+        .when(today_l >= ends - pl.duration(days=1)).then(1.0)
+        .otherwise(((today_l - starts).dt.total_days() + 1) / (ends - starts).dt.total_days())
+    )
+    df = df.with_columns(elapsed_share=elapsed)
+    tgt = pl.col("target")
+    gap = (tgt - pl.col("actual"))
+    return df.with_columns(
+        attainment_pct=pl.when(tgt > 0).then(pl.col("actual") / tgt * 100).otherwise(None).round(1),
+        gap=gap.round(2),
+        expected_to_date=(tgt * pl.col("elapsed_share")).round(2),
+        projection=pl.when(pl.col("elapsed_share") <= 0).then(None)
+        .otherwise(pl.col("actual") / pl.col("elapsed_share")).round(2),
+        coverage=pl.when((pl.col("elapsed_share") < 1) & (gap > 0) & pl.col("pipeline").is_not_null())
+        .then(pl.col("pipeline") / gap).otherwise(None).round(2),
+    )
+
+
+def _names(db: Database) -> dict[str, dict[Any, str]]:
+    return {
+        "owner_id": dict(db.rows("SELECT id, display_name FROM users")),
+        "department_id": dict(db.rows("SELECT id, name FROM departments")),
+        "product_id": dict(db.rows("SELECT id, name FROM products")),
+    }
+
+
+def _account_names(db: Database, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.rows("SELECT id, name FROM accounts WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]))
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValidationError(f"Unknown metric {metric!r}: expected one of {', '.join(METRICS)}.",
+                              field="metric", value=metric)
+
+
+def _check_by(by: str) -> None:
+    if by not in DIMENSIONS:
+        raise ValidationError(f"Unknown dimension {by!r}: expected one of {', '.join(DIMENSIONS)}.",
+                              field="by", value=by)
+
+
+# -- the views -------------------------------------------------------------
+
+_GRAIN_MONTHS = "CASE t.grain WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END"
+
+
+def target_actuals(db: Database, actor: Actor, period: Period, *, today: date | None = None,
+                   metric: str | None = None, grain: str | None = None) -> pl.DataFrame:
+    """Every visible target whose period lies inside `period`, with its actual and attainment.
+
+    This is the grid the page edits: one row per target, any combination of dimensions.
+    """
+    today = today or date.today()
+    ensure_facts(db)
+    scope, sp = target_scope(db, actor)
+    targets = db.query(
+        f"""SELECT t.id, t.version, t.grain, t.period_start, t.metric, t.owner_id, t.department_id, t.region,
+                   t.product_id, t.account_id, t.value::DOUBLE AS target, t.note,
+                   (t.period_start + to_months({_GRAIN_MONTHS}))::DATE AS period_end
+            FROM targets t
+            WHERE t.period_start >= ? AND t.period_start < ? AND {scope}
+              AND (?::VARCHAR IS NULL OR t.metric = ?) AND (?::VARCHAR IS NULL OR t.grain = ?)
+            ORDER BY t.metric, t.grain DESC, t.period_start, t.department_id NULLS FIRST, t.owner_id NULLS FIRST, t.id""",
+        [period.start, period.end, *sp, metric, metric, grain, grain],
+    )
+    specs = targets.select(key=pl.col("id"), metric="metric", start="period_start", end="period_end",
+                           owner_id="owner_id", department_id="department_id", region="region",
+                           product_id="product_id", account_id="account_id")
+    got = measure(db, specs, today)
+    df = targets.join(got.rename({"key": "id"}), on="id", how="left", maintain_order="left")
+    df = add_attainment(df, pl.col("period_start"), pl.col("period_end"), today)
+    fy = period.fy_start
+    labels = [periods.Period(g, s, fy).label for g, s in zip(df["grain"], df["period_start"])]
+    names = _names(db)
+    accts = _account_names(db, [a for a in df["account_id"].to_list() if a is not None])
+    return df.with_columns(
+        period=pl.Series(labels, dtype=pl.String),
+        owner=pl.col("owner_id").replace_strict(names["owner_id"], default=None, return_dtype=pl.String),
+        department=pl.col("department_id").replace_strict(names["department_id"], default=None,
+                                                          return_dtype=pl.String),
+        product=pl.col("product_id").replace_strict(names["product_id"], default=None, return_dtype=pl.String),
+        account=pl.col("account_id").replace_strict(accts, default=None, return_dtype=pl.String),
+    )
+
+
+def _member_targets(db: Database, actor: Actor, sig: tuple[str, ...], period: Period, metric: str,
+                    extra_cols: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Targets set on exactly the dimensions `sig`, per member, for `period`.
+
+    A target of the period's own grain counts as is; otherwise the targets of
+    the coarsest finer grain found are added up (three months make a quarter).
+    A coarser target (a year, seen by quarter) is not split.
+    """
+    scope, sp = target_scope(db, actor)
+    fixed = " AND ".join([f"t.{c} IS {'NOT ' if c in sig else ''}NULL" for c in _BITS]) or "TRUE"
+    cols = ", ".join(f"t.{c}" for c in sig) if sig else "NULL AS _all"
+    part = ", ".join(f"t.{c}" for c in sig) if sig else "1"
+    return db.query(
+        f"""SELECT {cols}, sum(t.value)::DOUBLE AS target, any_value(t.grain) AS target_grain,
+                   count(*) AS target_rows
+            FROM (SELECT t.*, max({_GRAIN_MONTHS}) OVER (PARTITION BY {part}) AS top
+                  FROM targets t
+                  WHERE t.metric = ? AND t.period_start >= ? AND t.period_start < ?
+                    AND {_GRAIN_MONTHS} <= ? AND {fixed} AND {scope}) t
+            WHERE {_GRAIN_MONTHS} = t.top
+            GROUP BY ALL""",
+        [metric, period.start, period.end, period.months, *sp],
+    )
+
+
+def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str = "won_amount", *,
+              today: date | None = None) -> pl.DataFrame:
+    """Target against actual per member of one dimension (owner, department, region, product, account).
+
+    Members with a target or an actual in the period are listed; targets are those
+    set on that dimension alone. Sorted by actual, largest first (the leaderboard).
+    """
+    _check_by(by)
+    _check_metric(metric)
+    today = today or date.today()
+    ensure_facts(db)
+    col = DIM_COLUMNS[by]
+    fscope, fp = facts_scope(db, actor)
+    table = "plan_facts_account" if by == "account" else "plan_facts"
+    actual = db.query(
+        f"""SELECT f.{col} AS member_id, sum(f.value)::DOUBLE AS actual FROM {table} f
+            WHERE f.metric = ? AND f.month >= ? AND f.month < ? AND {fscope} GROUP BY 1""",
+        [metric, period.start, period.end, *fp],
+    )
+    targets = _member_targets(db, actor, (col,), period, metric).rename({col: "member_id"})
+    pscope, pp = facts_scope(db, actor, "o")
+    pipe_col = {"department_id": "u.department_id"}.get(col, f"o.{col}")
+    weight = "o.amount * coalesce(o.probability, st.probability)" if metric == "won_amount" else \
+        "coalesce(o.probability, st.probability)"
+    pipeline = db.query(
+        f"""SELECT {pipe_col} AS member_id, sum({weight})::DOUBLE AS pipeline
+            FROM opportunities o JOIN stages st ON st.id = o.stage_id LEFT JOIN users u ON u.id = o.owner_id
+            WHERE o.status = 'open' AND o.expected_close >= ? AND o.expected_close < ?
+              AND {pscope.replace('o.department_id', 'u.department_id')} GROUP BY 1""",
+        [period.start, period.end, *pp],
+    ) if metric in ("won_amount", "won_count") else pl.DataFrame(
+        schema={"member_id": actual["member_id"].dtype, "pipeline": pl.Float64})
+    df = (actual.join(targets.select("member_id", "target"), on="member_id", how="full", coalesce=True)
+          .join(pipeline, on="member_id", how="left")
+          .with_columns(pl.col("actual").fill_null(0.0))
+          .with_columns(pl.when(pl.lit(metric in ("won_amount", "won_count")))
+                        .then(pl.col("pipeline").fill_null(0.0)).otherwise(None).alias("pipeline")))
+    df = add_attainment(df, pl.lit(period.start), pl.lit(period.end), today)
+    if by == "region":
+        names = {v: v for v in df["member_id"].to_list() if v is not None}
+    elif by == "account":
+        names = _account_names(db, [v for v in df["member_id"].to_list() if v is not None])
+    else:
+        names = _names(db)[col]
+    df = df.with_columns(
+        member=pl.col("member_id").cast(pl.String).replace_strict(
+            {str(k): v for k, v in names.items()}, default=None, return_dtype=pl.String).fill_null("—"),
+        period=pl.lit(period.label), metric=pl.lit(metric), by=pl.lit(by),
+    ).sort(["actual", "member"], descending=[True, False])
+    return df.with_columns(rank=pl.int_range(1, df.height + 1)).select(
+        "by", "member_id", "member", "period", "metric", "target", "actual", "attainment_pct", "gap",
+        "elapsed_share", "expected_to_date", "projection", "pipeline", "coverage", "rank")
+
+
+def _rep_department_on(db: Database, day: date) -> dict[int, int]:
+    """Each user's department on `day` (history first, else the current one)."""
+    return dict(db.rows(
+        """SELECT u.id, coalesce(h.department_id, u.department_id) FROM users u
+           LEFT JOIN user_department_history h ON h.user_id = u.id AND h.valid_from <= ?
+                AND (h.valid_to IS NULL OR h.valid_to > ?)
+           WHERE coalesce(h.department_id, u.department_id) IS NOT NULL
+           QUALIFY row_number() OVER (PARTITION BY u.id ORDER BY h.valid_from DESC NULLS LAST) = 1""",
+        [day, day]))
+
+
+def rollup(db: Database, actor: Actor, period: Period, metric: str = "won_amount", *,
+           today: date | None = None) -> pl.DataFrame:
+    """The hierarchy company → department → rep for one metric and period.
+
+    Each row: its own target, the sum of its children's targets, a mismatch flag
+    when both exist and differ, and its actual. A rep's actual under a department
+    is what they won while in it; a rep's own target sits under the department
+    they belong to at the period's end (or today, while the period runs).
+    """
+    _check_metric(metric)
+    today = today or date.today()
+    ensure_facts(db)
+    fscope, fp = facts_scope(db, actor)
+    acts = db.query(
+        f"""SELECT f.department_id, f.owner_id, sum(f.value)::DOUBLE AS actual,
+                   GROUPING(f.department_id, f.owner_id) AS g
+            FROM plan_facts f WHERE f.metric = ? AND f.month >= ? AND f.month < ? AND {fscope}
+            GROUP BY GROUPING SETS ((), (f.department_id), (f.department_id, f.owner_id))""",
+        [metric, period.start, period.end, *fp],
+    )
+    company_t = _member_targets(db, actor, (), period, metric)
+    dept_t = {r["department_id"]: r["target"] for r in
+              _member_targets(db, actor, ("department_id",), period, metric).iter_rows(named=True)}
+    rep_t = {r["owner_id"]: r["target"] for r in
+             _member_targets(db, actor, ("owner_id",), period, metric).iter_rows(named=True)}
+    dept_on = _rep_department_on(db, min(max(today, period.start), period.last_day))
+    names = _names(db)
+    rows: list[dict[str, Any]] = []
+    act = {(r["g"], r["department_id"], r["owner_id"]): r["actual"] for r in acts.iter_rows(named=True)}
+    reps_by_dept: dict[Any, set] = {}
+    for (g, d, o) in act:
+        if g == 0 and o is not None:
+            reps_by_dept.setdefault(d, set()).add(o)
+    for o in rep_t:
+        reps_by_dept.setdefault(dept_on.get(o), set()).add(o)
+    depts = set(reps_by_dept) | set(dept_t) | {d for (g, d, _o) in act if g == 1}
+    if not actor.sees_all:
+        visible = set(_actor_departments(db, actor)) if actor.role == "manager" else set()
+        depts = {d for d in depts if d in visible or reps_by_dept.get(d)}
+
+    def node(level: str, name: str, parent: str | None, target: float | None, children: float | None,
+             actual: float, dept: Any = None, owner: Any = None) -> dict[str, Any]:
+        mismatch = target is not None and children is not None and abs(target - children) > 0.005
+        return {"level": level, "name": name, "parent": parent, "department_id": dept, "owner_id": owner,
+                "target": target, "children_target": children, "mismatch": mismatch, "actual": actual}
+
+    dept_rows = []
+    for d in sorted(depts, key=lambda x: (x is None, names["department_id"].get(x, ""))):
+        dname = names["department_id"].get(d, "—") if d is not None else "—"
+        rep_rows = []
+        for o in sorted(reps_by_dept.get(d, set()), key=lambda x: names["owner_id"].get(x, "")):
+            own_target = rep_t.get(o) if dept_on.get(o) == d else None
+            rep_rows.append(node("rep", names["owner_id"].get(o, str(o)), dname, own_target, None,
+                                 act.get((0, d, o), 0.0), d, o))
+        child_targets = [r["target"] for r in rep_rows if r["target"] is not None]
+        children = sum(child_targets) if child_targets else None
+        dept_rows.append((node("department", dname, "company", dept_t.get(d), children,
+                               act.get((1, d, None), 0.0), d), rep_rows))
+    if actor.sees_all:
+        effective = [r["target"] if r["target"] is not None else r["children_target"] for r, _ in dept_rows]
+        eff = [x for x in effective if x is not None]
+        ct = company_t["target"][0] if company_t.height else None
+        rows.append(node("company", "company", None, ct, sum(eff) if eff else None,
+                         act.get((3, None, None), 0.0)))
+    for d_row, rep_rows in dept_rows:
+        rows.append(d_row)
+        rows.extend(rep_rows)
+    df = pl.DataFrame(rows, schema={"level": pl.String, "name": pl.String, "parent": pl.String,
+                                    "department_id": pl.Int64, "owner_id": pl.Int64, "target": pl.Float64,
+                                    "children_target": pl.Float64, "mismatch": pl.Boolean, "actual": pl.Float64})
+    df = df.with_columns(pipeline=pl.lit(None, dtype=pl.Float64))
+    return add_attainment(df, pl.lit(period.start), pl.lit(period.end), today).drop("pipeline", "coverage")
+
+
+def cumulative(db: Database, actor: Actor, fiscal_year: Period, metric: str = "won_amount", *,
+               by: str | None = None, member: Any = None, today: date | None = None) -> pl.DataFrame:
+    """Month by month over a fiscal year: actual, cumulative actual, plan and cumulative plan.
+
+    The plan of a month is its month target; else a third of its quarter's
+    target; else a twelfth of the year's (for the company, or for one member of
+    `by`). Months after today have no actual.
+    """
+    _check_metric(metric)
+    today = today or date.today()
+    if fiscal_year.grain != "year":
+        fiscal_year = fiscal_year.parent("year")
+    ensure_facts(db)
+    col = DIM_COLUMNS[by] if by else None
+    if col:
+        _check_by(by)
+    fscope, fp = facts_scope(db, actor)
+    table = "plan_facts_account" if col == "account_id" else "plan_facts"
+    member_cond = f"AND f.{col} = ?" if col else ""
+    actual = dict(db.rows(
+        f"""SELECT f.month, sum(f.value)::DOUBLE FROM {table} f
+            WHERE f.metric = ? AND f.month >= ? AND f.month < ? {member_cond} AND {fscope} GROUP BY 1""",
+        [metric, fiscal_year.start, fiscal_year.end, *([member] if col else []), *fp]))
+    scope, sp = target_scope(db, actor)
+    fixed = " AND ".join(f"t.{c} IS {'NOT ' if c == col else ''}NULL" for c in _BITS)
+    tcond = f"AND t.{col} = ?" if col else ""
+    tg = db.rows(
+        f"""SELECT t.grain, t.period_start, sum(t.value)::DOUBLE FROM targets t
+            WHERE t.metric = ? AND t.period_start >= ? AND t.period_start < ? AND {fixed} {tcond} AND {scope}
+            GROUP BY 1, 2""",
+        [metric, fiscal_year.start, fiscal_year.end, *([member] if col else []), *sp])
+    by_grain: dict[str, dict[date, float]] = {"month": {}, "quarter": {}, "year": {}}
+    for g, start, v in tg:
+        by_grain[g][start] = v
+    rows = []
+    cum_a = cum_p = 0.0
+    plan_known = False
+    for m in fiscal_year.month_starts():
+        q = periods.containing(m, "quarter", fiscal_year.fy_start).start
+        if m in by_grain["month"]:
+            plan = by_grain["month"][m]
+        elif q in by_grain["quarter"]:
+            plan = by_grain["quarter"][q] / 3
+        elif fiscal_year.start in by_grain["year"]:
+            plan = by_grain["year"][fiscal_year.start] / 12
+        else:
+            plan = None
+        plan_known = plan_known or plan is not None
+        cum_p += plan or 0.0
+        a = actual.get(m, 0.0) if m <= today else None
+        if a is not None:
+            cum_a += a
+        rows.append({"month": m, "actual": a, "cumulative_actual": cum_a if a is not None else None,
+                     "plan": plan, "cumulative_plan": cum_p if plan_known else None})
+    return pl.DataFrame(rows, schema={"month": pl.Date, "actual": pl.Float64, "cumulative_actual": pl.Float64,
+                                      "plan": pl.Float64, "cumulative_plan": pl.Float64})
+
+
+def drill(db: Database, actor: Actor, metric: str, period: Period, *, owner_id: int | None = None,
+          department_id: int | None = None, region: str | None = None, product_id: int | None = None,
+          account_id: int | None = None, limit: int = 1000) -> pl.DataFrame:
+    """The deals, orders or payments behind one figure (only rows the actor may see).
+
+    The same rules as the facts: department on the day of the deal.
+    """
+    _check_metric(metric)
+    scope, sp = owner_scope(actor, "e.owner_id")
+    src = {
+        "won_amount": """SELECT 'opportunity' AS kind, o.id, o.name, o.account_id, o.owner_id, o.region,
+                                o.product_id, o.closed_at AS day, o.closed_at AS deal_day, o.amount AS value
+                         FROM opportunities o WHERE o.status = 'won'""",
+        "order_revenue": """SELECT 'order' AS kind, r.id, r.order_no AS name, r.account_id, r.owner_id, a.region,
+                                   r.product_id, r.order_date AS day, r.order_date AS deal_day, r.amount AS value
+                            FROM orders r LEFT JOIN accounts a ON a.id = r.account_id""",
+        "collected": """SELECT 'payment' AS kind, p.id, c.contract_no AS name, c.account_id, c.owner_id, a.region,
+                               op.product_id, p.paid_date AS day, c.signed_date AS deal_day, p.amount_paid AS value
+                        FROM payments p JOIN contracts c ON c.id = p.contract_id
+                        LEFT JOIN accounts a ON a.id = c.account_id
+                        LEFT JOIN opportunities op ON op.id = c.opportunity_id
+                        WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0""",
+        "new_opportunities": """SELECT 'opportunity' AS kind, o.id, o.name, o.account_id, o.owner_id, o.region,
+                                       o.product_id, o.created_at::DATE AS day, o.created_at::DATE AS deal_day,
+                                       o.amount AS value FROM opportunities o""",
+        "new_customers": """SELECT kind, id, name, account_id, owner_id, region, product_id, day, day AS deal_day,
+                                   value FROM (
+                                SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY day, kind DESC, id) rn
+                                FROM (SELECT 'opportunity' AS kind, o.id, o.name, o.account_id, o.owner_id, o.region,
+                                             o.product_id, o.closed_at AS day, o.amount AS value
+                                      FROM opportunities o WHERE o.status = 'won' AND o.account_id IS NOT NULL
+                                      UNION ALL
+                                      SELECT 'order', r.id, r.order_no, r.account_id, r.owner_id, a.region,
+                                             r.product_id, r.order_date, r.amount
+                                      FROM orders r LEFT JOIN accounts a ON a.id = r.account_id))
+                            WHERE rn = 1""",
+    }
+    src["won_count"] = src["won_amount"]
+    return db.query(
+        f"""WITH e AS ({src[metric]})
+            SELECT e.kind, e.id, e.name, ac.name AS account, us.display_name AS owner, dp.name AS department,
+                   e.region, pr.name AS product, e.day, e.value
+            FROM e
+            ASOF LEFT JOIN user_department_history h ON e.owner_id = h.user_id AND e.deal_day >= h.valid_from
+            LEFT JOIN users us ON us.id = e.owner_id
+            LEFT JOIN accounts ac ON ac.id = e.account_id
+            LEFT JOIN products pr ON pr.id = e.product_id
+            LEFT JOIN departments dp ON dp.id = CASE WHEN h.user_id IS NOT NULL
+                 AND (h.valid_to IS NULL OR e.deal_day < h.valid_to) THEN h.department_id ELSE us.department_id END
+            WHERE e.day >= ? AND e.day < ? AND {scope}
+              AND (?::BIGINT IS NULL OR e.owner_id = ?)
+              AND (?::BIGINT IS NULL OR dp.id = ?)
+              AND (?::VARCHAR IS NULL OR e.region = ?)
+              AND (?::BIGINT IS NULL OR e.product_id = ?)
+              AND (?::BIGINT IS NULL OR e.account_id = ?)
+            ORDER BY e.value DESC, e.id
+            LIMIT ?""",
+        [period.start, period.end, *sp, owner_id, owner_id, department_id, department_id, region, region,
+         product_id, product_id, account_id, account_id, limit],
+    )
 
 
 def rep_month_attainment(db: Database, actor: Actor, month: date) -> pl.DataFrame:
-    """Won amount against each rep's monthly won-amount target for `month`."""
-    scope, sp = owner_scope(actor, "t.owner_id")
-    return db.query(
-        f"""
-        SELECT u.display_name AS owner, t.value AS target,
-               coalesce((SELECT sum(o.amount) FROM opportunities o
-                         WHERE o.owner_id = t.owner_id AND o.status = 'won'
-                           AND o.closed_at >= t.period_start
-                           AND o.closed_at < t.period_start + INTERVAL 1 MONTH), 0) AS actual
-        FROM targets t JOIN users u ON u.id = t.owner_id
-        WHERE t.grain = 'month' AND t.metric = 'won_amount' AND t.period_start = ? AND {scope}
-        ORDER BY u.display_name
-        """,
-        [date(month.year, month.month, 1), *sp],
-    )
+    """Won amount against each rep's monthly won-amount target for `month` (kept for callers of the starter)."""
+    df = by_member(db, actor, "owner", periods.containing(month, "month", periods.fiscal_year_start_month(db)),
+                   "won_amount", today=date.today())
+    return df.filter(pl.col("target").is_not_null()).select(owner="member", target="target", actual="actual")
+
+
+# -- reports ---------------------------------------------------------------
+
+
+def resolve_period(db: Database, period_text: str | None, grain: str | None, today: date) -> Period:
+    """The period a report or page asked for: parsed text, or the current one of `grain`."""
+    fy = periods.fiscal_year_start_month(db)
+    if period_text:
+        return periods.parse_for_grain(period_text, grain, fy)
+    return periods.containing(today, grain or "quarter", fy)
+
+
+def _extra(options: Any, key: str, default: Any = None) -> Any:
+    return dict(getattr(options, "extra", ()) or ()).get(key, default)
+
+
+def report_plan_vs_actual(db: Database, actor: Actor, options: Any) -> pl.DataFrame:
+    """`crm report plan-vs-actual`: every metric per member of --by (default owner),
+    or, with no --by given and --extra by=target, one row per target."""
+    today = options.today or date.today()
+    period = resolve_period(db, options.period, options.grain, today)
+    by = options.by or "owner"
+    metrics = [_extra(options, "metric")] if _extra(options, "metric") else list(METRICS)
+    frames = [by_member(db, actor, by, period, m, today=today) for m in metrics]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def _report_receivables(db: Database, actor: Actor, options: Any) -> pl.DataFrame:
+    from crm_core import receivables
+
+    return receivables.ageing(db, actor, by=options.by if options.by in ("owner", "account") else "owner",
+                              today=options.today or date.today())
+
+
+REPORTS = {"plan-vs-actual": report_plan_vs_actual, "receivables": _report_receivables}
