@@ -1,27 +1,97 @@
-"""Funnel and forecast figures (the full forecast arrives with its own work)."""
+"""Funnel forecast: where the quarter will land, and why.
+
+The figures live in small modules named for their job; this module is the
+entry point pages, the CLI and the benchmark use:
+
+- forecast_funnel: funnel by stage, conversion, drop-off, time in stage;
+- forecast_velocity: win rate, deal size, cycle, sales velocity;
+- forecast_weighted: weighted forecast, categories, targets, what-if;
+- forecast_snapshots: snapshots and forecast accuracy;
+- forecast_slippage: close dates moved later, stale deals;
+- forecast_facts: the per-deal summary the funnel reads, kept current.
+
+`REPORTS` gives `crm report funnel|forecast|velocity` the same functions.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import polars as pl
 
-from crm_core.access import Actor, owner_scope
+from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
+from crm_core.forecast_common import month_start
+from crm_core.forecast_funnel import cohort_combos, funnel, stage_deals
+from crm_core.forecast_slippage import slippage, slipped_deals, stale_deals
+from crm_core.forecast_snapshots import accuracy, accuracy_totals, snapshot_list, take_snapshot
+from crm_core.forecast_velocity import velocity
+from crm_core.forecast_weighted import WhatIf, forecast, period_summary, probabilities
+
+__all__ = [
+    "REPORTS", "WhatIf", "accuracy", "accuracy_totals", "cohort_combos", "core", "forecast", "funnel",
+    "period_summary", "probabilities", "slipped_deals", "slippage", "snapshot_list", "stage_deals",
+    "stage_funnel", "stale_deals", "take_snapshot", "velocity",
+]
+
+
+def core(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, method: str = "stage",
+         today: date | None = None, months: int = 6, whatif: WhatIf | None = None,
+         by: str = "owner") -> dict[str, Any]:
+    """The page's core computation: funnel, velocity by `by`, and the forecast.
+
+    One pass folds the cohort (shared by the funnel and empirical
+    probabilities), one pass gives velocity, one the forecast rows.
+    """
+    flt = flt or PipelineFilter()
+    combos = cohort_combos(db, actor, flt)
+    fc = forecast(db, actor, flt, method=method, today=today, months=months, whatif=whatif, combos=combos)
+    return {
+        "funnel": funnel(db, actor, flt, combos=combos),
+        "velocity": velocity(db, actor, flt, by=by),
+        **fc,
+    }
 
 
 def stage_funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None) -> pl.DataFrame:
-    """Open deals per stage: count and amount, in pipeline order."""
-    flt = flt or PipelineFilter()
-    scope, sp = owner_scope(actor, "o.owner_id")
-    where, wp = flt.where("o")
-    return db.query(
-        f"""
-        SELECT s.position, s.name AS stage, count(o.id) AS deals, coalesce(sum(o.amount), 0) AS amount
-        FROM stages s
-        LEFT JOIN opportunities o ON o.stage_id = s.id AND o.status = 'open' AND {scope} AND {where}
-        WHERE s.active AND NOT s.is_won AND NOT s.is_lost
-        GROUP BY s.position, s.name
-        ORDER BY s.position
-        """,
-        [*sp, *wp],
-    )
+    """Open deals per stage: count and amount, in pipeline order (kept for callers of the starter)."""
+    f = funnel(db, actor, flt)
+    return f.filter(~pl.col("is_won")).select("position", "stage", "deals", "amount")
+
+
+# -- reports ------------------------------------------------------------------
+
+def _report_filter(opts: Any) -> PipelineFilter:
+    return PipelineFilter(date_from=opts.date_from, date_to=opts.date_to)
+
+
+def _option(opts: Any, name: str, default: Any) -> Any:
+    return dict(opts.extra).get(name, default)
+
+
+def report_funnel(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
+    """Funnel of the deals created between --from and --to."""
+    return funnel(db, actor, _report_filter(opts), by=opts.by)
+
+
+def report_velocity(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
+    """Velocity with won/lost deals closed between --from and --to."""
+    return velocity(db, actor, _report_filter(opts), by=opts.by)
+
+
+def report_forecast(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
+    """Monthly forecast for the months from --from to --to (default: this month and the next five)."""
+    today = opts.today or date.today()
+    start = month_start(opts.date_from) if opts.date_from else month_start(today)
+    months = 6
+    if opts.date_to:
+        end = month_start(opts.date_to)
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+    # the report's dates choose the window; the cohort for empirical rates is all history
+    return forecast(db, actor, PipelineFilter(), method=_option(opts, "method", "stage"), today=today,
+                    start=start, months=months, by=opts.by)["monthly"]
+
+
+REPORTS = {"funnel": report_funnel, "forecast": report_forecast, "velocity": report_velocity}
