@@ -121,7 +121,10 @@ def account_group(db: Database, actor: Actor, account_id: int, *, depth: int = 3
         raise NotFound(f"Account {account_id} was merged into account {root['merged_into_id']}; open that one.")
     acct_scope, acct_params = owner_scope(actor, "a.owner_id", include_pool=True)
     opp_scope, opp_params = owner_scope(actor, "o.owner_id")
-    params: dict[str, Any] = {"root": account_id, "depth": depth, "kinds": kinds, "cap": cap}
+    # "Another owner" is relative to the rep looking; for managers and admins, to the picked account's owner.
+    root_owner = db.scalar("SELECT owner_id FROM accounts WHERE id = ?", [account_id])
+    me = actor.id if actor.role == "rep" else root_owner
+    params: dict[str, Any] = {"root": account_id, "depth": depth, "kinds": kinds, "cap": cap, "me": me}
     # owner_scope returns positional parameters; name them so they mix with $names.
     acct_cond = _named(acct_scope, acct_params, "acct", params)
     opp_cond = _named(opp_scope, opp_params, "opp", params)
@@ -153,6 +156,7 @@ def account_group(db: Database, actor: Actor, account_id: int, *, depth: int = 3
                f.rels[-1] AS relation, f.path[-2] AS via_id,
                a.industry, a.region, a.owner_id, u.display_name AS owner,
                NOT ({acct_cond}) AS restricted,
+               (a.owner_id IS NOT NULL AND a.owner_id IS DISTINCT FROM $me) AS owned_by_other,
                CASE WHEN {acct_cond} THEN a.lifecycle END AS lifecycle,
                CASE WHEN {acct_cond} THEN a.annual_revenue END AS annual_revenue,
                coalesce(won.won_amount, 0)::DECIMAL(18, 2) AS won_amount,
@@ -250,9 +254,11 @@ def hierarchy_loops(db: Database, actor: Actor, account_ids: list[int]) -> list[
     return out
 
 
-def find_accounts(db: Database, actor: Actor, text: str = "", *, limit: int = 50) -> pl.DataFrame:
-    """Accounts the actor may see (own, team, pool) whose name contains `text`, or whose id is `text`."""
-    scope, params = owner_scope(actor, "a.owner_id", include_pool=True)
+def find_accounts(db: Database, actor: Actor, text: str = "", *, any_owner: bool = False,
+                  limit: int = 50) -> pl.DataFrame:
+    """Accounts whose name contains `text`, or whose id is `text`: those the actor may see (own, team,
+    pool), or with `any_owner` every account, as a link target (name and owner only, as in a group view)."""
+    scope, params = ("TRUE", []) if any_owner else owner_scope(actor, "a.owner_id", include_pool=True)
     text = (text or "").strip()
     return db.query(
         f"""
