@@ -38,8 +38,8 @@ __all__ = [
 
 
 def core(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, method: str = "stage",
-         today: date | None = None, months: int = 6, whatif: WhatIf | None = None,
-         by: str = "owner") -> dict[str, Any]:
+         today: date | None = None, start: date | None = None, months: int = 6,
+         whatif: WhatIf | None = None, by: str = "owner") -> dict[str, Any]:
     """The page's core computation: funnel, velocity by `by`, and the forecast.
 
     One pass folds the cohort (shared by the funnel and empirical
@@ -47,7 +47,8 @@ def core(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, metho
     """
     flt = flt or PipelineFilter()
     combos = cohort_combos(db, actor, flt)
-    fc = forecast(db, actor, flt, method=method, today=today, months=months, whatif=whatif, combos=combos)
+    fc = forecast(db, actor, flt, method=method, today=today, start=start, months=months, whatif=whatif,
+                  combos=combos)
     return {
         "funnel": funnel(db, actor, flt, combos=combos),
         "velocity": velocity(db, actor, flt, by=by),

@@ -260,3 +260,20 @@ def period_summary(monthly_df: pl.DataFrame, first: date, last_exclusive: date) 
     forecast_total = total("forecast")
     return {"closed": total("closed"), "forecast": forecast_total, "commit_total": total("commit_total"),
             "target": target, "coverage": float(forecast_total) / float(target) if target else None}
+
+
+def window_deals(db: Database, actor: Actor, flt: PipelineFilter | None, start: date, end: date, *,
+                 limit: int = 300) -> pl.DataFrame:
+    """Open deals expected to close in [start, end), biggest first: the what-if's choice of deals to leave out."""
+    where, wp = scope_where(actor, flt or PipelineFilter())
+    return db.query(
+        f"""
+        SELECT o.id, o.name, o.amount, o.expected_close, s.name AS stage
+        FROM opportunities o JOIN stages s ON s.id = o.stage_id
+        WHERE o.status = 'open' AND o.expected_close >= ? AND o.expected_close < ?
+          AND s.forecast_category <> 'omitted' AND {where}
+        ORDER BY o.amount DESC, o.id
+        LIMIT ?
+        """,
+        [start, end, *wp, limit],
+    )
