@@ -184,7 +184,7 @@ def compact_facts(db: Database) -> int:
             """SELECT month, metric, owner_id, department_id, region, product_id,
                       sum(value)::DECIMAL(18, 2) AS value, sum(n)::BIGINT AS n
                FROM plan_facts GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
-        ).arrow()
+        ).pl().to_arrow()
         cur.execute("DELETE FROM plan_facts")
         cur.register("_pf_folded", folded)
         try:
@@ -479,7 +479,7 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
               today: date | None = None) -> pl.DataFrame:
     """Target against actual per member of one dimension (owner, department, region, product, account).
 
-    Members with a target or an actual in the period are listed; targets are those
+    Members with a target, an actual or open pipeline in the period are listed; targets are those
     set on that dimension alone. Sorted by actual, largest first (the leaderboard).
     """
     _check_by(by)
@@ -508,7 +508,7 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
     ) if metric in ("won_amount", "won_count") else pl.DataFrame(
         schema={"member_id": actual["member_id"].dtype, "pipeline": pl.Float64})
     df = (actual.join(targets.select("member_id", "target"), on="member_id", how="full", coalesce=True)
-          .join(pipeline, on="member_id", how="left")
+          .join(pipeline, on="member_id", how="full", coalesce=True)
           .with_columns(pl.col("actual").fill_null(0.0))
           .with_columns(pl.when(pl.lit(metric in ("won_amount", "won_count")))
                         .then(pl.col("pipeline").fill_null(0.0)).otherwise(None).alias("pipeline")))
