@@ -1,0 +1,150 @@
+"""The account value summary: per-account order, payment and contact aggregates.
+
+Every figure on the value page is derived from `value_summary` (one row per
+account with orders) and `value_account_products` (one row per account and
+product bought), never from the order lines on a page view.
+
+Kept current three ways:
+- `refresh(db, account_ids)` runs as a `hooks.on_change` listener after a
+  committed write to orders, payments, contracts, activities, opportunities
+  or accounts: it recomputes only the accounts touched (None = rebuild all).
+- `rebuild(db)` recomputes everything in bulk (demo, benchmark loads, imports).
+- `ensure_current(db)` runs before each read: it compares a cheap fingerprint
+  of the source tables (row counts, highest ids, sums of versions) with the one
+  stored at the last refresh, and rebuilds when a writer did not notify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_core import hooks
+from crm_core.db import Database
+
+SOURCE_TABLES = ("orders", "payments", "contracts", "activities", "opportunities", "accounts")
+
+_FINGERPRINT_SQL = """
+SELECT concat_ws('|',
+    (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(amount), 0) FROM orders),
+    (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(amount_paid), 0) FROM payments),
+    (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM contracts),
+    (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM activities),
+    (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM opportunities))
+"""
+
+
+def _subset(alias: str, ids: list[int] | None) -> tuple[str, list[Any]]:
+    """The condition restricting a source table to the accounts being refreshed."""
+    if ids is None:
+        return "TRUE", []
+    return f"{alias}.account_id IN (SELECT unnest(?::BIGINT[]))", [ids]
+
+
+def _summary_insert(ids: list[int] | None) -> tuple[str, list[Any]]:
+    o_where, o_p = _subset("o", ids)
+    c_where, c_p = _subset("c", ids)
+    a_where, a_p = _subset("x", ids)
+    p_where, p_p = _subset("op", ids)
+    sql = f"""
+    INSERT INTO value_summary
+    WITH lines AS (
+        -- one row per account and order date first: order days, then the rest
+        SELECT o.account_id, o.order_date, count(*) AS lines, sum(o.amount) AS revenue,
+               sum(o.amount) FILTER (WHERE o.cost IS NOT NULL) AS costed_revenue,
+               sum(o.amount - o.cost) FILTER (WHERE o.cost IS NOT NULL) AS gross_profit
+        FROM orders o WHERE {o_where}
+        GROUP BY o.account_id, o.order_date
+    ), ord AS (
+        SELECT account_id, count(*) AS order_days, sum(lines) AS order_lines, min(order_date) AS first_order,
+               max(order_date) AS last_order, sum(revenue) AS revenue,
+               coalesce(sum(costed_revenue), 0) AS costed_revenue, sum(gross_profit) AS gross_profit
+        FROM lines GROUP BY account_id
+    ), pay AS (
+        SELECT c.account_id, sum(p.amount_paid) AS paid_amount,
+               coalesce(sum(p.amount_paid) FILTER (WHERE p.paid_date <= p.due_date), 0) AS paid_on_time
+        FROM payments p JOIN contracts c ON c.id = p.contract_id
+        WHERE {c_where} AND c.status <> 'cancelled' AND p.paid_date IS NOT NULL
+        GROUP BY c.account_id
+    ), act AS (
+        SELECT x.account_id, count(*) AS followups, max(x.occurred_at) AS last_followup
+        FROM activities x WHERE {a_where} AND x.kind <> 'task' AND x.done
+        GROUP BY x.account_id
+    ), opp AS (
+        SELECT op.account_id, count(*) AS open_opps, sum(op.amount) AS open_amount
+        FROM opportunities op WHERE {p_where} AND op.status = 'open'
+        GROUP BY op.account_id
+    )
+    SELECT ord.account_id, ord.order_days, ord.order_lines, ord.first_order, ord.last_order, ord.revenue,
+           ord.costed_revenue, ord.gross_profit,
+           coalesce(pay.paid_amount, 0), coalesce(pay.paid_on_time, 0),
+           coalesce(act.followups, 0),
+           -- the account's own "last follow-up" stamp counts too (set by writers without an activity row)
+           CASE WHEN a.last_followup_at IS NULL THEN act.last_followup
+                WHEN act.last_followup IS NULL THEN a.last_followup_at
+                ELSE greatest(a.last_followup_at, act.last_followup) END,
+           coalesce(opp.open_opps, 0), coalesce(opp.open_amount, 0)
+    FROM ord
+    LEFT JOIN accounts a ON a.id = ord.account_id
+    LEFT JOIN pay ON pay.account_id = ord.account_id
+    LEFT JOIN act ON act.account_id = ord.account_id
+    LEFT JOIN opp ON opp.account_id = ord.account_id
+    """
+    return sql, [*o_p, *c_p, *a_p, *p_p]
+
+
+def _products_insert(ids: list[int] | None) -> tuple[str, list[Any]]:
+    o_where, o_p = _subset("o", ids)
+    sql = f"""
+    INSERT INTO value_account_products
+    SELECT account_id, product_id, count(*) AS order_days, min(order_date), max(order_date), sum(revenue),
+           sum(quantity)
+    FROM (
+        SELECT o.account_id, o.product_id, o.order_date, sum(o.amount) AS revenue, sum(o.quantity) AS quantity
+        FROM orders o WHERE {o_where} AND o.product_id IS NOT NULL
+        GROUP BY o.account_id, o.product_id, o.order_date
+    ) GROUP BY account_id, product_id
+    """
+    return sql, o_p
+
+
+def refresh(db: Database, account_ids: list[int] | None = None) -> None:
+    """Recompute the summary rows of `account_ids` (None = every account) in one transaction."""
+    ids = None if account_ids is None else sorted({int(i) for i in account_ids})
+    if ids == []:
+        return
+    if db.read_only:
+        return
+    with db.atomic() as cur:
+        if ids is None:
+            cur.execute("DELETE FROM value_summary")
+            cur.execute("DELETE FROM value_account_products")
+        else:
+            cur.execute("DELETE FROM value_summary WHERE account_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+            cur.execute("DELETE FROM value_account_products WHERE account_id IN (SELECT unnest(?::BIGINT[]))",
+                        [ids])
+        for sql, params in (_summary_insert(ids), _products_insert(ids)):
+            cur.execute(sql, params)
+        fingerprint = cur.execute(_FINGERPRINT_SQL).fetchone()[0]
+        cur.execute("DELETE FROM value_summary_state")
+        cur.execute("INSERT INTO value_summary_state (id, fingerprint) VALUES (1, ?)", [fingerprint])
+
+
+def rebuild(db: Database) -> None:
+    """Recompute every account's summary (after bulk loads: demo, benchmark, import)."""
+    refresh(db, None)
+
+
+def is_current(db: Database) -> bool:
+    stored = db.scalar("SELECT fingerprint FROM value_summary_state WHERE id = 1")
+    return stored is not None and stored == db.scalar(_FINGERPRINT_SQL)
+
+
+def ensure_current(db: Database) -> None:
+    """Rebuild when the source tables changed without a notification (bulk loads, old files)."""
+    if not db.read_only and not is_current(db):
+        rebuild(db)
+
+
+@hooks.on_change(*SOURCE_TABLES)
+def _on_change(db: Any, account_ids: list[int] | None) -> None:
+    refresh(db, account_ids)
