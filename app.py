@@ -8,13 +8,14 @@ import streamlit as st
 
 from ui.i18n import language_picker, t
 from ui.login import login_view, logout
-from ui.session import current_actor, get_db
+from ui.session import current_actor, get_db, keep_token
 
 st.set_page_config(page_title="Panorama", page_icon=":material/insights:", layout="wide")
 
 db = get_db()
 language_picker()
 actor = current_actor(db)
+keep_token()
 
 if actor is None:
     nav = st.navigation([st.Page(login_view, title=t("login.title"), icon=":material/login:")])
@@ -28,6 +29,8 @@ else:
         st.Page("pages/import_export.py", title=t("nav.import"), icon=":material/upload_file:"),
         st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:"),
     ]
+    if actor.role == "admin":
+        pages.append(st.Page("pages/audit_log.py", title=t("nav.audit"), icon=":material/history:"))
     nav = st.navigation(pages)
     with st.sidebar:
         st.caption(t("signed_in_as", name=actor.display_name, role=t(f"role.{actor.role}")))

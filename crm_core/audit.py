@@ -53,6 +53,8 @@ def list_entries(
     *,
     user_login: str | None = None,
     entity: str | None = None,
+    action: str | None = None,
+    entity_id: int | None = None,
     date_from: Any = None,
     date_to: Any = None,
     limit: int = 5000,
@@ -66,10 +68,49 @@ def list_entries(
         FROM audit_log
         WHERE ($login IS NULL OR user_login = $login)
           AND ($entity IS NULL OR entity = $entity)
+          AND ($action IS NULL OR action = $action)
+          AND ($entity_id IS NULL OR entity_id = $entity_id)
           AND ($from IS NULL OR logged_at >= $from::DATE)
           AND ($to IS NULL OR logged_at < $to::DATE + INTERVAL 1 DAY)
         ORDER BY id DESC
         LIMIT $limit
         """,
-        {"login": user_login, "entity": entity, "from": date_from, "to": date_to, "limit": limit},
+        {"login": user_login, "entity": entity, "action": action, "entity_id": entity_id, "from": date_from, "to": date_to, "limit": limit},
     )
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(df: pl.DataFrame) -> str:
+    """CSV text of `df` with every text cell (and header) made formula-safe."""
+    text_cols = [c for c, t in df.schema.items() if t == pl.String]
+    risky = r"^[=+\-@\t\r]"
+    safe = df.with_columns(
+        pl.when(pl.col(c).str.contains(risky)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text_cols
+    ).rename({c: str(formula_safe(c)) for c in df.columns})
+    return safe.write_csv()
+
+
+def filter_choices(db: Database, actor: Actor) -> dict[str, list[str]]:
+    """The user logins and entities that occur in the log, for the page's filters (admins only)."""
+    require_role(actor, ("admin",), "read the audit log")
+    return {
+        "users": [r[0] for r in db.rows(
+            "SELECT DISTINCT user_login FROM audit_log WHERE user_login IS NOT NULL ORDER BY 1")],
+        "entities": [r[0] for r in db.rows("SELECT DISTINCT entity FROM audit_log ORDER BY 1")],
+        "actions": [r[0] for r in db.rows("SELECT DISTINCT action FROM audit_log ORDER BY 1")],
+    }
+
+
+def export_csv(db: Database, actor: Actor, **filters: Any) -> str:
+    """The filtered log as formula-safe CSV (admins only)."""
+    return safe_csv(list_entries(db, actor, **filters))

@@ -9,11 +9,13 @@ every page recompute from fresh data, while repeated reruns are free.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
 
+from crm_core import auth, tokens
 from crm_core.access import Actor, load_actor
 from crm_core.bootstrap import open_app_database, run_daily_jobs
 from crm_core.db import Database, default_path
@@ -27,6 +29,7 @@ T = TypeVar("T")
 @st.cache_resource(show_spinner="Opening the database…")
 def _open(path: str) -> Database:
     db = open_app_database(path)
+    auth.ensure_admin_from_env(db)
     try:
         run_daily_jobs(db)
     except CrmError:
@@ -44,15 +47,112 @@ def get_db() -> Database:
         raise  # unreachable: st.stop() raises
 
 
-def current_actor(db: Database) -> Actor | None:
-    login = st.session_state.get("actor_login")
-    if not login:
-        return None
+COOKIE = "panorama_session"  # the browser cookie that carries the signed session token
+_STATE_KEYS = ("actor_login", "auth_sid", "auth_token", "auth_expires", "auth_source")
+
+
+def _forget() -> None:
+    for key in _STATE_KEYS:
+        st.session_state.pop(key, None)
+
+
+def remember(db: Database, actor: Actor, *, source: str = "password") -> None:
+    """Sign `actor` in for this browser session; password sign-ins get a signed token (see
+    `keep_token`) so that reloading the page keeps them signed in until it expires or they sign out."""
+    st.session_state["actor_login"] = actor.login
+    st.session_state["auth_source"] = source
+    st.session_state.pop("signed_out", None)
+    if source == "password":
+        session = auth.start_session(db, actor, source=source)
+        st.session_state["auth_sid"] = session.sid
+        st.session_state["auth_token"] = session.token
+        st.session_state["auth_expires"] = session.expires_at
+
+
+def keep_token() -> None:
+    """Store the session token in a browser cookie, or clear it after a sign-out.
+
+    Streamlit can only read cookies (`st.context.cookies`, as they were when
+    the page was loaded), so a one-line script sets it. The token is our own
+    URL-safe text, never user input. A cookie rather than the URL keeps the
+    token out of shared links and the browser history.
+    """
+    token = st.session_state.get("auth_token")
+    if token and st.context.cookies.get(COOKIE) != token:
+        max_age = int((st.session_state["auth_expires"] - tokens.utcnow()).total_seconds())
+        st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max(max_age, 0)}; "
+                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+    elif not token and st.session_state.get("signed_out") and st.context.cookies.get(COOKIE):
+        st.html(f"<script>document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';</script>",
+                unsafe_allow_javascript=True)
+
+
+def oidc_configured() -> bool:
+    """True when `[auth]` is configured in secrets.toml (then st.login is offered)."""
     try:
-        return load_actor(db, login)
-    except CrmError:
-        st.session_state.pop("actor_login", None)
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises rather than answering False
+        return False
+
+
+def _external_actor(db: Database) -> tuple[Actor, str] | None:
+    """A user named by a trusted proxy header (when CRM_TRUSTED_HEADER is set) or by st.login."""
+    if st.session_state.get("signed_out"):
         return None
+    header = os.environ.get("CRM_TRUSTED_HEADER")
+    if header:
+        actor = auth.external_login(db, st.context.headers.get(header), source="header")
+        if actor is not None:
+            return actor, "header"
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        name = st.user.get("email") or st.user.get("preferred_username")
+        actor = auth.external_login(db, name, source="oidc")
+        if actor is not None:
+            return actor, "oidc"
+    return None
+
+
+def current_actor(db: Database) -> Actor | None:
+    """The signed-in user of this browser session, or None.
+
+    In order: this session's sign-in (checked against the server-side session,
+    so a logout elsewhere or an expiry ends it), the signed token in the
+    session cookie (a page reload), a trusted proxy header, single sign-on.
+    """
+    login = st.session_state.get("actor_login")
+    if login:
+        sid = st.session_state.get("auth_sid")
+        if sid and tokens.active_user_id(db, sid) is None:
+            _forget()
+            return None
+        try:
+            return load_actor(db, login)
+        except CrmError:
+            _forget()
+            return None
+    token = st.context.cookies.get(COOKIE)
+    if token and not st.session_state.get("signed_out"):
+        found = auth.resume_session(db, token)
+        if found is not None:
+            sid, actor = found
+            st.session_state.update(actor_login=actor.login, auth_sid=sid, auth_source="password")
+            return actor
+    external = _external_actor(db)
+    if external is not None:
+        remember(db, external[0], source=external[1])
+        return external[0]
+    return None
+
+
+def sign_out(db: Database) -> None:
+    """End the session here and on the server; a replayed token no longer works."""
+    actor = current_actor(db)
+    source = st.session_state.get("auth_source")
+    auth.logout(db, actor, st.session_state.get("auth_sid"))
+    _forget()
+    st.session_state["signed_out"] = True
+    if source == "oidc":
+        st.logout()
 
 
 def page_setup() -> tuple[Database, Actor]:
