@@ -18,6 +18,21 @@ from crm_core.db import Database, default_path
 DAILY_JOBS: list[Callable[[Database], Any]] = []
 
 
+def _pool_sweep(db: Database) -> Any:
+    from crm_core import pool
+
+    return pool.sweep(db)
+
+
+def _lifecycle_update(db: Database) -> Any:
+    from crm_core import lifecycle
+
+    return lifecycle.update_all(db)
+
+
+DAILY_JOBS += [_pool_sweep, _lifecycle_update]
+
+
 def open_app_database(path: str | None = None, *, demo_if_missing: bool = True) -> Database:
     hooks.load_listeners()
     path = path or default_path()

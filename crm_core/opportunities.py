@@ -1,12 +1,30 @@
-"""Opportunities: reading the pipeline (writes arrive with the pipeline-entry work)."""
+"""Opportunities: reading the pipeline, entering deals and moving them along.
+
+Every write is a handful of primary-key lookups and inserts, so a save stays
+fast with a million deals in the table:
+- a stage change writes a `stage_history` row (from, to, when, who) and sets
+  `stage_entered_at`; moving into a won stage closes the deal as won (and makes
+  the account a customer), into a lost stage closes it as lost and needs a reason;
+- an expected-close change writes a `close_date_history` row (the slippage source);
+- every edit is versioned: a stale copy is refused with the current values.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 import polars as pl
 
-from crm_core.access import Actor, owner_scope
+from crm_core import accounts, audit, hooks, records
+from crm_core.access import Actor, owner_scope, require, require_pipeline_edit
 from crm_core.db import Database
+from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.filters import PipelineFilter
+
+DECISION_ROLES = ("decision_maker", "influencer", "evaluator", "champion", "blocker", "user")
+GRID_COLUMNS = ("name", "stage", "amount", "probability", "expected_close", "lost_reason")
 
 
 def list_open(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int = 2000) -> pl.DataFrame:
@@ -30,3 +48,344 @@ def list_open(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, 
         """,
         [*sp, *wp, limit],
     )
+
+
+def grid_rows(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int = 500) -> pl.DataFrame:
+    """The editable grid: the actor's own open deals (a manager's: the team's), with their versions."""
+    flt = flt or PipelineFilter()
+    scope, sp = owner_scope(actor, "o.owner_id")
+    mine = "o.owner_id = ?" if actor.role == "rep" else "TRUE"
+    where, wp = flt.where("o", date_column=None)
+    return db.query(
+        f"""
+        SELECT o.id, o.name, a.name AS account, s.name AS stage, o.amount, o.probability, o.expected_close,
+               o.lost_reason, u.display_name AS owner, o.version
+        FROM opportunities o
+        JOIN stages s ON s.id = o.stage_id
+        LEFT JOIN accounts a ON a.id = o.account_id
+        LEFT JOIN users u ON u.id = o.owner_id
+        WHERE o.status = 'open' AND {scope} AND {mine} AND {where}
+        ORDER BY o.expected_close NULLS LAST, o.id
+        LIMIT ?
+        """,
+        [*sp, *([actor.id] if mine != "TRUE" else []), *wp, limit],
+    )
+
+
+# -- validation -------------------------------------------------------------
+def _amount(value: Any, row: str = "") -> Decimal:
+    try:
+        amount = Decimal(str(value).replace(",", "").strip()).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"{row}Amount must be a number, not {value!r}.", field="amount", value=value) from None
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError(f"{row}Amount cannot be negative ({value}).", field="amount", value=value)
+    if amount >= Decimal("1e16"):
+        raise ValidationError(f"{row}Amount {value} is too large.", field="amount", value=value)
+    return amount
+
+
+def _probability(value: Any, row: str = "") -> float | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{row}Probability must be a number from 0 to 1, not {value!r}.",
+                              field="probability", value=value) from None
+    if not 0 <= p <= 1:
+        raise ValidationError(f"{row}Probability must be from 0 to 1 (e.g. 0.4 for 40%), not {value}.",
+                              field="probability", value=value)
+    return p
+
+
+def _close_date(value: Any, row: str = "") -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise ValidationError(f"{row}Expected close must be a date (YYYY-MM-DD), not {value!r}.",
+                              field="expected_close", value=value) from None
+
+
+def _stage(cur: Any, stage_id: Any, row: str = "") -> dict[str, Any]:
+    found = None
+    if stage_id not in (None, ""):
+        found = records.fetch_row(cur, "stages", int(stage_id))
+    if found is None or not found["active"]:
+        raise ValidationError(f"{row}Stage {stage_id!r} is not one of the configured stages.", field="stage_id",
+                              value=stage_id)
+    return found
+
+
+def stage_ids_by_name(db: Database) -> dict[str, int]:
+    return {n: i for i, n in db.rows("SELECT id, name FROM stages WHERE active")}
+
+
+def _stage_change(cur: Any, actor: Actor, opp: dict[str, Any], stage: dict[str, Any], lost_reason: str | None,
+                  ts: datetime, row: str = "") -> dict[str, Any]:
+    """The column changes of moving `opp` into `stage`, and its history row."""
+    changes: dict[str, Any] = {"stage_id": stage["id"], "stage_entered_at": ts}
+    if stage["is_lost"]:
+        reason = (lost_reason or "").strip()
+        if not reason:
+            raise ValidationError(f"{row}Closing {opp['name']!r} as lost needs a reason (price, competitor, ...).",
+                                  field="lost_reason", value=lost_reason)
+        changes.update(status="lost", closed_at=ts.date(), lost_reason=reason)
+    elif stage["is_won"]:
+        changes.update(status="won", closed_at=ts.date(), lost_reason=None)
+    else:
+        changes.update(status="open", closed_at=None, lost_reason=None)
+    cur.execute(
+        "INSERT INTO stage_history (opportunity_id, from_stage_id, to_stage_id, changed_at, changed_by) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [opp["id"], opp.get("stage_id"), stage["id"], ts, actor.id],
+    )
+    if stage["is_won"] and opp.get("account_id") is not None:
+        # The lifecycle rule "first won deal makes a customer", applied at once.
+        cur.execute("UPDATE accounts SET lifecycle = 'customer' WHERE id = ? AND lifecycle <> 'customer'",
+                    [opp["account_id"]])
+    return changes
+
+
+# -- writes -----------------------------------------------------------------
+def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any, expected_close: Any,
+           account_id: int | None = None, new_account: dict[str, Any] | None = None, product_id: int | None = None,
+           probability: Any = None, source: str | None = None, lost_reason: str | None = None,
+           contacts: list[tuple[int, str]] | None = None, team: list[tuple[int, str | None]] | None = None,
+           owner_id: int | None = None, now: datetime | None = None) -> int:
+    """Enter a deal on an account the actor works on (or on a new account registered in the same save).
+
+    `contacts` are (contact id, decision role) of the account's people;
+    `team` are (user id, role) of colleagues working the deal. Returns the id.
+    """
+    require(actor, actor.can_edit_pipeline, "enter opportunities")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("An opportunity needs a name.", field="name", value=name)
+    amount_d = _amount(amount)
+    prob = _probability(probability)
+    close = _close_date(expected_close)
+    if close is None:
+        raise ValidationError("Enter the expected close date.", field="expected_close", value=expected_close)
+    owner = owner_id if owner_id is not None else actor.id
+    require_pipeline_edit(actor, owner, "enter a deal for another owner")
+    ts = accounts.now_ts(now)
+    with db.atomic() as cur:
+        if new_account:
+            account_id = accounts.create(db, actor, now=now, cur=cur, owner_id=owner, **new_account)
+        if account_id in (None, ""):
+            raise ValidationError("Choose the deal's account, or enter a new one.", field="account_id")
+        acct = accounts.require_owned(cur, actor, int(account_id), "enter deals on it")
+        stage = _stage(cur, stage_id)
+        if product_id is not None and records.fetch_row(cur, "products", int(product_id)) is None:
+            raise ValidationError(f"Product {product_id} does not exist.", field="product_id", value=product_id)
+        dept = cur.execute("SELECT department_id FROM users WHERE id = ?", [owner]).fetchone()
+        row = {"account_id": acct["id"], "name": name, "owner_id": owner, "department_id": dept[0] if dept else None,
+               "product_id": product_id, "stage_id": stage["id"], "amount": amount_d, "probability": prob,
+               "expected_close": close, "created_at": ts, "stage_entered_at": ts, "last_activity_at": ts,
+               "status": "open", "source": (source or "").strip() or None, "region": acct["region"],
+               "updated_at": ts}
+        opp_id = accounts.insert_row(cur, "opportunities", row)
+        opp = {**row, "id": opp_id, "stage_id": None}
+        closing = _stage_change(cur, actor, opp, stage, lost_reason, ts)
+        if closing["status"] != "open":
+            cur.execute("UPDATE opportunities SET status = ?, closed_at = ?, lost_reason = ? WHERE id = ?",
+                        [closing["status"], closing["closed_at"], closing["lost_reason"], opp_id])
+        _add_contacts(cur, acct["id"], opp_id, contacts or [])
+        _add_team(cur, opp_id, owner, team or [])
+        if acct["lifecycle"] == "lead":
+            cur.execute("UPDATE accounts SET lifecycle = 'prospect' WHERE id = ?", [acct["id"]])
+        audit.record(cur, actor, "create", "opportunity", opp_id,
+                     after={**row, **closing, "contacts": contacts or [], "team": team or []})
+    hooks.notify(db, "opportunities", [acct["id"]])
+    if new_account:
+        hooks.notify(db, "accounts", [acct["id"]])
+    return opp_id
+
+
+def _add_contacts(cur: Any, account_id: int, opp_id: int, contacts: list[tuple[int, str]]) -> None:
+    seen = set()
+    for contact_id, role in contacts:
+        if role not in DECISION_ROLES:
+            raise ValidationError(f"Decision role must be one of {', '.join(DECISION_ROLES)}, not {role!r}.",
+                                  field="contacts", value=role)
+        found = cur.execute("SELECT account_id, name FROM contacts WHERE id = ?", [contact_id]).fetchone()
+        if found is None or found[0] != account_id:
+            raise ValidationError(f"Contact {contact_id} is not a contact of this deal's account.",
+                                  field="contacts", value=contact_id)
+        if contact_id in seen:
+            continue
+        seen.add(contact_id)
+        cur.execute("INSERT INTO opportunity_contacts (opportunity_id, contact_id, role) VALUES (?, ?, ?)",
+                    [opp_id, contact_id, role])
+
+
+def _add_team(cur: Any, opp_id: int, owner: int, team: list[tuple[int, str | None]]) -> None:
+    seen = {owner}
+    for user_id, role in team:
+        found = cur.execute("SELECT active, role FROM users WHERE id = ?", [user_id]).fetchone()
+        if found is None or not found[0] or found[1] not in ("rep", "manager"):
+            raise ValidationError(f"User {user_id} is not an active sales user; team members must be.",
+                                  field="team", value=user_id)
+        if user_id in seen:
+            continue
+        seen.add(user_id)
+        cur.execute("INSERT INTO opportunity_team (opportunity_id, user_id, role) VALUES (?, ?, ?)",
+                    [opp_id, user_id, (role or "").strip() or None])
+
+
+def update(db: Database, actor: Actor, opp_id: int, expected_version: int, changes: dict[str, Any], *,
+           now: datetime | None = None, row_label: str = "", cur: Any = None) -> dict[str, Any]:
+    """Edit one deal: name, stage_id, amount, probability, expected_close, product_id, lost_reason.
+
+    Versioned; stage and close-date moves are written to their history tables.
+    """
+    if cur is None:
+        with db.atomic() as tx:
+            after = update(db, actor, opp_id, expected_version, changes, now=now, row_label=row_label, cur=tx)
+        hooks.notify(db, "opportunities", [after["account_id"]])
+        return after
+    allowed = {"name", "stage_id", "amount", "probability", "expected_close", "product_id", "lost_reason"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"{row_label}Opportunities have no editable field {sorted(unknown)[0]!r}.")
+    ts = accounts.now_ts(now)
+    opp = records.fetch_row(cur, "opportunities", opp_id)
+    if opp is None:
+        raise NotFound(f"{row_label}Opportunity {opp_id} does not exist.")
+    require_pipeline_edit(actor, opp["owner_id"], "edit this opportunity")
+    clean: dict[str, Any] = {}
+    if "name" in changes:
+        clean["name"] = (changes["name"] or "").strip()
+        if not clean["name"]:
+            raise ValidationError(f"{row_label}An opportunity needs a name.", field="name")
+    if "amount" in changes:
+        clean["amount"] = _amount(changes["amount"], row_label)
+    if "probability" in changes:
+        clean["probability"] = _probability(changes["probability"], row_label)
+    if "expected_close" in changes:
+        clean["expected_close"] = _close_date(changes["expected_close"], row_label)
+        if clean["expected_close"] is None:
+            raise ValidationError(f"{row_label}Expected close cannot be empty.", field="expected_close")
+    if "product_id" in changes:
+        clean["product_id"] = changes["product_id"]
+    if opp["version"] != expected_version:
+        # Let update_versioned refuse it with the current values, before any history is written.
+        return records.update_versioned(db, actor, "opportunities", opp_id, expected_version, clean,
+                                        entity="opportunity", cur=cur)
+    if "stage_id" in changes and changes["stage_id"] is not None and int(changes["stage_id"]) != opp["stage_id"]:
+        stage = _stage(cur, changes["stage_id"], row_label)
+        clean.update(_stage_change(cur, actor, opp, stage, changes.get("lost_reason"), ts, row_label))
+    elif "lost_reason" in changes and opp["status"] == "lost":
+        clean["lost_reason"] = (changes["lost_reason"] or "").strip() or opp["lost_reason"]
+    if "expected_close" in clean and clean["expected_close"] != opp["expected_close"]:
+        cur.execute(
+            "INSERT INTO close_date_history (opportunity_id, old_date, new_date, changed_at, changed_by) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [opp_id, opp["expected_close"], clean["expected_close"], ts, actor.id],
+        )
+    if not any(opp.get(k) != v for k, v in clean.items()):
+        return opp
+    clean["updated_at"] = ts
+    return records.update_versioned(db, actor, "opportunities", opp_id, expected_version, clean,
+                                    entity="opportunity", cur=cur)
+
+
+def apply_grid_edits(db: Database, actor: Actor, original: list[dict[str, Any]], edited: list[dict[str, Any]], *,
+                     now: datetime | None = None) -> tuple[list[int], list[CrmError]]:
+    """Save the rows of the editable grid that changed, each in its own versioned update.
+
+    `original` and `edited` are the grid's rows (id, version, name, stage (by
+    name), amount, probability, expected_close, lost_reason) before and after
+    editing, in the same order. Returns (saved ids, errors), each error naming
+    its row; a refused row changes nothing, the other rows still save.
+    """
+    stage_ids = stage_ids_by_name(db)
+    saved: list[int] = []
+    errors: list[CrmError] = []
+    touched: list[int] = []
+    for n, (before, after) in enumerate(zip(original, edited), start=1):
+        changes: dict[str, Any] = {}
+        for col in GRID_COLUMNS:
+            if col in after and _differs(before.get(col), after.get(col)):
+                changes[col] = after.get(col)
+        if not changes:
+            continue
+        label = f"Row {n} ({before.get('name')}): "
+        if "stage" in changes:
+            if changes["stage"] not in stage_ids:
+                errors.append(ValidationError(f"{label}stage {changes['stage']!r} is not one of the configured "
+                                              "stages.", field="stage", value=changes["stage"]))
+                continue
+            changes["stage_id"] = stage_ids[changes.pop("stage")]
+            changes["lost_reason"] = after.get("lost_reason")
+        try:
+            with db.atomic() as cur:
+                result = update(db, actor, int(before["id"]), int(before["version"]), changes, now=now,
+                                row_label=label, cur=cur)
+        except CrmError as exc:
+            errors.append(exc)
+            continue
+        saved.append(int(before["id"]))
+        touched.append(result["account_id"])
+    if touched:
+        hooks.notify(db, "opportunities", touched)
+    return saved, errors
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if _blank(a) and _blank(b):
+        return False
+    if isinstance(a, (int, float, Decimal)) and isinstance(b, (int, float, Decimal)):
+        return abs(float(a) - float(b)) > 1e-9
+    if isinstance(a, datetime):
+        a = a.date()
+    if isinstance(b, datetime):
+        b = b.date()
+    if isinstance(a, date) and isinstance(b, str):
+        return a.isoformat() != b[:10]
+    return a != b
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and v != v)
+
+
+def get(db: Database, actor: Actor, opp_id: int) -> dict[str, Any]:
+    """One deal with its stage, playbook, contacts and team, if the actor may see it."""
+    scope, sp = owner_scope(actor, "o.owner_id")
+    row = db.one(
+        f"""
+        SELECT o.*, s.name AS stage, s.playbook, a.name AS account
+        FROM opportunities o JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id
+        WHERE o.id = ? AND {scope}
+        """,
+        [opp_id, *sp],
+    )
+    if row is None:
+        raise NotFound(f"Opportunity {opp_id} does not exist or is not visible to you.")
+    row["contacts"] = db.dicts(
+        "SELECT c.id, c.name, c.title, oc.role FROM opportunity_contacts oc JOIN contacts c ON c.id = oc.contact_id "
+        "WHERE oc.opportunity_id = ? ORDER BY c.name", [opp_id])
+    row["team"] = db.dicts(
+        "SELECT u.id, u.display_name, t.role FROM opportunity_team t JOIN users u ON u.id = t.user_id "
+        "WHERE t.opportunity_id = ? ORDER BY u.display_name", [opp_id])
+    row["stage_history"] = db.dicts(
+        "SELECT h.changed_at, f.name AS from_stage, s.name AS to_stage FROM stage_history h "
+        "LEFT JOIN stages f ON f.id = h.from_stage_id JOIN stages s ON s.id = h.to_stage_id "
+        "WHERE h.opportunity_id = ? ORDER BY h.changed_at, h.id", [opp_id])
+    return row
+
+
+def set_playbook(db: Database, actor: Actor, stage_id: int, expected_version: int, items: list[str]) -> dict:
+    """Replace a stage's checklist (Settings, managers and admins); versioned."""
+    require(actor, actor.is_manager_or_admin, "change stage playbooks")
+    clean = [str(i).strip() for i in items if str(i).strip()]
+    return records.update_versioned(db, actor, "stages", stage_id, expected_version, {"playbook": clean},
+                                    entity="stage")
