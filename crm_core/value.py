@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_core import value_cross_sell, value_scoring, value_segments, value_summary  # noqa: F401 (listener)
+from crm_core import value_actions, value_cross_sell, value_scoring, value_segments, value_summary  # noqa: F401
 from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
@@ -49,6 +49,25 @@ def overview(db: Database, actor: Actor, flt: PipelineFilter | None = None, as_o
         "ltv_cohorts": value_segments.ltv_cohorts(cust),
         "weights": value_scoring.weights(db),
     }
+
+
+LIST_KINDS = ("tier", "abc", "segment", "churn_state", "cohort", "upsell", "repeat_due", "all")
+LIST_COLUMNS = ("account_id", "name", "owner_name", "tier", "score", "segment", "abc", "churn_state", "revenue",
+                "last_order")
+
+
+def action_list(db: Database, actor: Actor, flt: PipelineFilter | None, as_of: date | None, pareto_metric: str,
+                kind: str, key: Any = None) -> pl.DataFrame:
+    """The full list behind a segment (tier, ABC class, RFM segment, churn state, cohort) or
+    behind the up-sell / repeat-due lists: one row per customer, for export and tasks."""
+    cust = value_scoring.customers(db, actor, flt, as_of, pareto_metric=pareto_metric)
+    if kind in ("upsell", "repeat_due"):
+        rows = (value_cross_sell.upsell(db, actor, flt, limit=None) if kind == "upsell"
+                else value_cross_sell.repeat_due(db, actor, flt, as_of, limit=None))
+        cust = cust.filter(pl.col("account_id").is_in(rows["account_id"].unique().implode()))
+    elif kind != "all":
+        cust = value_actions.select(cust, kind, key)
+    return cust.select(*LIST_COLUMNS)
 
 
 def top_customers(db: Database, actor: Actor, *, limit: int = 50) -> pl.DataFrame:

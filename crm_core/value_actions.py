@@ -20,15 +20,13 @@ from crm_core.db import Database
 from crm_core.errors import ValidationError
 
 MAX_TASKS = 20_000
-KINDS = ("tier", "abc", "segment", "churn_state", "cohort", "all")
+KINDS = ("tier", "abc", "segment", "churn_state", "cohort")
 
 
 def select(cust: pl.DataFrame, kind: str, key: Any) -> pl.DataFrame:
     """The customers of one segment/list of the per-customer relation (kind: tier, abc, segment, ...)."""
     if kind not in KINDS:
         raise ValidationError(f"Unknown list {kind!r}; expected one of {', '.join(KINDS)}.", field="kind", value=kind)
-    if kind == "all":
-        return cust
     return cust.filter(pl.col(kind) == key)
 
 

@@ -114,6 +114,8 @@ def refresh(db: Database, account_ids: list[int] | None = None) -> None:
         return
     if db.read_only:
         return
+    if ids is not None and db.scalar("SELECT count(*) FROM value_summary_state") == 0:
+        ids = None  # never built: a partial refresh would leave the others out yet look current
     with db.atomic() as cur:
         if ids is None:
             cur.execute("DELETE FROM value_summary")
