@@ -395,7 +395,7 @@ def decision_tree(db: Database, actor: Actor, opportunity_id: int) -> ContactGra
             .select(base.columns)], how="vertical_relaxed")
     nodes = base.join(deal, on="id", how="left").with_columns(
         pl.col("role").is_not_null().alias("on_deal"),
-        pl.coalesce("deal_stance", "stance").alias("deal_stance"),
+        pl.coalesce("deal_stance", "stance", pl.lit("unknown")).alias("deal_stance"),
     ).sort("level", "id", nulls_last=True)
     warnings = _loop_warning(nodes)
     nodes = nodes.with_columns(pl.col("level").fill_null(0))
