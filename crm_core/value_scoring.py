@@ -153,7 +153,9 @@ def customers_sql(actor: Actor, flt: PipelineFilter | None, as_of: date, w: dict
                s.order_days * 365.0 / greatest(?::DATE - s.first_order, 365) AS orders_per_year,
                s.gross_profit::DOUBLE / nullif(s.costed_revenue::DOUBLE, 0) AS margin,
                s.paid_on_time::DOUBLE / nullif(s.paid_amount::DOUBLE, 0) AS punctuality,
-               greatest(0, ?::DATE - s.last_followup::DATE) AS days_since_followup,
+               -- greatest() skips NULLs, so a customer never followed up must stay NULL explicitly
+               CASE WHEN s.last_followup IS NOT NULL THEN greatest(0, ?::DATE - s.last_followup::DATE) END
+                   AS days_since_followup,
                CASE WHEN s.order_days >= 2 THEN (s.last_order - s.first_order) / (s.order_days - 1.0) END
                    AS usual_interval
         FROM value_summary s
