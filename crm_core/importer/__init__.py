@@ -1,0 +1,210 @@
+"""Importing CSV, TSV and Excel files: read, map, check, diff, load all-or-nothing, undo.
+
+The one entry point is `import_file(db, actor, entity, path, ...)`; the page,
+the command line and the benchmark all call it. A dry run returns the plan
+(rows to create, update, leave unchanged, reject) and writes nothing. A real
+run writes in one transaction: by default nothing at all if any row is
+rejected (`ImportRejected`), or only the valid rows with `allow_partial=True`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from crm_core import settings
+from crm_core.access import Actor, require_role
+from crm_core.db import Database, quote_ident
+from crm_core.errors import ValidationError
+from crm_core.importer import load, plan, reading
+from crm_core.importer import mapping as mapping_mod
+from crm_core.importer.entities import ENTITIES, Entity, get_entity
+from crm_core.importer.plan import Options
+from crm_core.importer.values import AmbiguousDates, clean_fast
+
+__all__ = ["ENTITIES", "AmbiguousDates", "ImportRejected", "ImportResult", "Options", "import_file",
+           "read_headers", "undo"]
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do)."""
+
+    entity: str
+    file_name: str
+    dry_run: bool
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    batch_id: int | None = None
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejected_rows: pl.DataFrame | None = None      # row, column, value, reason
+    preview: pl.DataFrame | None = None            # the first rows as they will be stored
+    samples: dict[str, pl.DataFrame] = field(default_factory=dict)   # action -> its first rows
+    to_create: dict[str, list[str]] = field(default_factory=dict)    # field -> referenced values to create
+    unknown: dict[str, list[str]] = field(default_factory=dict)      # field -> values that match nothing
+    also_created: dict[str, int] = field(default_factory=dict)       # table -> referenced rows created
+    date_order: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"rows": self.rows_total, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "rejected": self.rejected}
+
+    @property
+    def written(self) -> int:
+        return 0 if self.dry_run else self.created + self.updated
+
+
+class ImportRejected(ValidationError):
+    """Some rows were rejected and the user asked for all-or-nothing: nothing was written."""
+
+    def __init__(self, message: str, result: ImportResult):
+        super().__init__(message)
+        self.result = result
+
+
+def read_headers(path: str | Path, file_name: str | None = None) -> reading.Source:
+    """Inspect a file (encoding, delimiter, header) without importing it."""
+    src = reading.open_source(path, file_name)
+    src.cleanup()
+    return src
+
+
+def _max_mb(db: Database) -> float:
+    try:
+        return float(settings.get(db, "import.max_file_mb") or reading.DEFAULT_MAX_MB)
+    except (TypeError, ValueError):
+        return reading.DEFAULT_MAX_MB
+
+
+def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_run: bool = False,
+                mapping: dict[str, str | None] | str | None = None, *, file_name: str | None = None,
+                options: Options | None = None, **kw: Any) -> ImportResult:
+    """Import `path` as `entity` (e.g. "opportunities"); see the module docstring.
+
+    `mapping` is {file header: field} (None skips a column), or the name of a
+    saved mapping; columns it does not name are mapped by header aliases.
+    Options (or keyword arguments of the same names): date_order ('dmy'/'mdy'),
+    stage_map {file stage: configured stage}, create_missing, allow_partial,
+    progress(fraction, text). Returns an ImportResult with counts.
+    """
+    require_role(actor, ("admin", "analyst"), "import data")
+    opts = options or Options(**kw)
+    ent: Entity = get_entity(entity)
+    started = time.perf_counter()
+    if isinstance(mapping, str):
+        opts.mapping_name = mapping
+        mapping = mapping_mod.load(db, mapping, ent)
+    opts.tick(0.02, "reading")
+    src = reading.open_source(path, file_name, max_mb=_max_mb(db))
+    try:
+        resolved = mapping_mod.resolve(ent, src.headers, mapping)
+        result = ImportResult(entity=ent.name, file_name=src.file_name, dry_run=dry_run, mapping=resolved,
+                              unmapped=[h for h, t in resolved.items() if not t], notes=list(src.notes))
+        if dry_run:
+            with db.cursor() as cur:
+                try:
+                    _run(cur, src, ent, resolved, opts, result)
+                finally:
+                    _drop_temp(cur)
+        else:
+            with db.atomic() as cur:
+                try:
+                    _run(cur, src, ent, resolved, opts, result, actor=actor, started=started)
+                finally:
+                    _drop_temp(cur)
+            load.notify_changes(db, [ent.table, *result.also_created])
+    finally:
+        src.cleanup()
+    result.seconds = time.perf_counter() - started
+    opts.tick(1.0, "done")
+    return result
+
+
+def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | None], opts: Options,
+         result: ImportResult, *, actor: Actor | None = None, started: float = 0.0) -> None:
+    result.rows_total = reading.load_raw(cur, src, plan.RAW)
+    opts.tick(0.3, "checking")
+    st = plan.stage(cur, src, ent, resolved, opts)
+    result.date_order = st.date_order
+    result.to_create, result.unknown = st.to_create, st.unknown
+    batch = None
+    if actor is not None and st.to_create:
+        # rows the user asked us to create are written first, then the file is checked again against them
+        batch = load.start_batch(cur, actor, ent, src.file_name, opts.mapping_name)
+        result.also_created = load.create_missing(cur, actor, ent, st, batch)
+        st = plan.stage(cur, src, ent, resolved, opts)
+    got = plan.counts(cur)
+    _fill(result, got)
+    _describe(cur, ent, src, st, opts, result)
+    if actor is None:
+        return
+    if got["rejected"] and not opts.allow_partial:
+        first = result.rejected_rows.head(5) if result.rejected_rows is not None else None
+        lines = [f"row {r['row']}, column {r['column']!r}, value {r['value']!r}: {r['reason']}"
+                 for r in (first.iter_rows(named=True) if first is not None else [])]
+        raise ImportRejected(
+            f"{src.file_name}: {got['rejected']:,} of {result.rows_total:,} rows rejected, so nothing was imported "
+            f"(all-or-nothing). " + "; ".join(lines) + ("; …" if got["rejected"] > 5 else "")
+            + ". Fix the file, or choose to load the valid rows and reject the rest.", result)
+    if batch is None:
+        batch = load.start_batch(cur, actor, ent, src.file_name, opts.mapping_name)
+    load.commit(cur, actor, src, ent, st, opts, batch)
+    result.batch_id = batch
+    load.finish_batch(cur, actor, ent, batch, got, result.rows_total, result.also_created, result.notes,
+                      time.perf_counter() - started)
+
+
+def _fill(result: ImportResult, got: dict[str, int]) -> None:
+    result.created, result.updated = got["create"], got["update"]
+    result.unchanged, result.rejected = got["unchanged"], got["rejected"]
+
+
+def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts: Options,
+              result: ImportResult) -> None:
+    """Preview, per-action samples, rejected rows and the quirks worth telling the user."""
+    result.preview = plan.rows_of(cur, ent, src, st, None, opts.preview_rows)
+    for action in ("create", "update", "unchanged", "rejected"):
+        result.samples[action] = plan.rows_of(cur, ent, src, st, action, 200)
+    result.rejected_rows = plan.rejected_rows(cur, ent, src, st, opts.max_rejected)
+    for fname, vals in st.unknown.items():
+        shown = ", ".join(repr(v) for v in vals[:5]) + (" …" if len(vals) > 5 else "")
+        result.notes.append(f"{len(vals):,} value(s) of {st.headers[fname]!r} match no existing {fname}: {shown}.")
+    for fname, vals in st.to_create.items():
+        result.notes.append(f"{len(vals):,}{'+' if len(vals) >= 1000 else ''} new {fname} value(s) will be created "
+                            f"from {st.headers[fname]!r}.")
+    optional = [f for f in ent.fields if f.kind == "ref" and f.name in st.mapped and not f.required]
+    if optional:
+        blanks = cur.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {clean_fast(st.mapped[f.name])} IS NULL)"
+                                                   for f in optional) + f" FROM {plan.RAW}").fetchall()[0]
+        for f, blank in zip(optional, blanks):
+            if blank:
+                result.notes.append(f"{blank:,} row(s) have no {st.headers[f.name]!r} (left empty).")
+    if st.date_order:
+        result.notes.append(f"Dates read as {'day/month/year' if st.date_order == 'dmy' else 'month/day/year'}.")
+
+
+def _drop_temp(cur: Any) -> None:
+    """Drop the staging tables (after a failed transaction they are gone already)."""
+    try:
+        names = [r[0] for r in cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_imp_')"
+        ).fetchall()]
+        for n in names:
+            cur.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(n)}")
+    except Exception:  # duckdb.Error: an aborted transaction; the rollback removes them
+        pass
+
+
+def undo(db: Database, actor: Actor, batch_id: int, *, dry_run: bool = False) -> dict[str, Any]:
+    return load.undo(db, actor, batch_id, dry_run=dry_run)

@@ -1,0 +1,457 @@
+"""The dry run: every row of the file converted, checked and matched, in DuckDB SQL.
+
+`stage()` turns the raw text table into `_imp_stg`, one row per file row with
+- r_<field>: the cleaned text, f_<field>: the typed value (or the referenced id),
+- o_<column>: the value as it will be stored, _errs: the row's problems,
+- _target: the matched existing row, _action: create / update / unchanged / rejected.
+It runs as a handful of set-based statements whatever the file size; nothing
+loops over rows in Python. References are resolved once per distinct value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_core.db import quote_ident
+from crm_core.errors import ValidationError
+from crm_core.importer import values as V
+from crm_core.importer.entities import Entity, Field
+from crm_core.importer.reading import Source
+from crm_core.names import normalize_company_name
+
+RAW = "_imp_raw"
+STG = "_imp_stg"
+LOOSE = "lower(regexp_replace({v}, '[^\\pL\\pN]', '', 'g'))"
+
+
+@dataclass
+class Options:
+    date_order: str | None = None                 # 'dmy' / 'mdy' when the file's dates are ambiguous
+    stage_map: dict[str, str] = field(default_factory=dict)   # file stage -> configured stage name
+    create_missing: bool = False                  # create unknown stages, accounts, teams, managers
+    allow_partial: bool = False                   # load the valid rows and reject the rest
+    mapping_name: str | None = None
+    progress: Callable[[float, str], None] | None = None
+    preview_rows: int = 50
+    max_rejected: int = 100_000
+
+    def tick(self, fraction: float, what: str) -> None:
+        if self.progress:
+            self.progress(fraction, what)
+
+
+# How each kind of reference is found: (how, SQL of (k, id) candidates from the table, upload field for
+# rows of the same file). `how` says how the file's text is turned into the key.
+LOOKUPS: dict[str, dict[str, Any]] = {
+    "user": {"table": "users", "extras": {"department_id": "department_id"}, "cands": [
+        ("lower", "SELECT lower(login) AS k, id FROM users", "login"),
+        ("lower", "SELECT lower(email) AS k, id FROM users WHERE email IS NOT NULL", "email"),
+        ("lower", "SELECT lower(display_name) AS k, id FROM users", "display_name"),
+    ]},
+    "account": {"table": "accounts", "extras": {"region": "region"}, "cands": [
+        ("exact", "SELECT external_id AS k, coalesce(merged_into_id, id) AS id FROM accounts "
+                  "WHERE external_id IS NOT NULL", "external_id"),
+        ("company", "SELECT normalized_name AS k, coalesce(merged_into_id, id) AS id FROM accounts", "name"),
+    ]},
+    "stage": {"table": "stages", "extras": {"is_won": "is_won", "is_lost": "is_lost"}, "cands": [
+        ("lower", "SELECT lower(m.src) AS k, s.id FROM _imp_stage_map m JOIN stages s ON lower(s.name) = lower(m.dst)",
+         None),
+        ("lower", "SELECT lower(name) AS k, id FROM stages", None),
+    ]},
+    "product": {"table": "products", "extras": {}, "cands": [
+        ("exact", "SELECT external_id AS k, id FROM products WHERE external_id IS NOT NULL", None),
+        ("loose", "SELECT " + LOOSE.format(v="name") + " AS k, id FROM products", None),
+    ]},
+    "opportunity": {"table": "opportunities", "extras": {"account_id": "account_id"}, "cands": [
+        ("exact", "SELECT external_id AS k, id FROM opportunities WHERE external_id IS NOT NULL", None),
+        ("lower", "SELECT lower(name) AS k, id FROM opportunities", None),
+    ]},
+    "contact": {"table": "contacts", "extras": {}, "cands": [
+        ("exact", "SELECT external_id AS k, id FROM contacts WHERE external_id IS NOT NULL", "external_id"),
+        ("lower", "SELECT lower(email) AS k, id FROM contacts WHERE email IS NOT NULL", "email"),
+        ("lower", "SELECT lower(name) AS k, id FROM contacts", "name"),
+    ]},
+    "department": {"table": "departments", "extras": {}, "cands": [
+        ("lower", "SELECT lower(name) AS k, id FROM departments", "name"),
+    ]},
+    "contract": {"table": "contracts", "extras": {}, "cands": [
+        ("exact", "SELECT contract_no AS k, id FROM contracts WHERE contract_no IS NOT NULL", None),
+        ("exact", "SELECT external_id AS k, id FROM contracts WHERE external_id IS NOT NULL", None),
+    ]},
+}
+_HOW = {"exact": "{v}", "lower": "lower({v})", "company": "crm_norm_company({v})", "loose": LOOSE}
+REF_LABEL = {"user": "user (login, e-mail or name)", "account": "account (external id or name)",
+             "stage": "configured stage", "product": "product (external id or name)",
+             "opportunity": "opportunity (external id or name)", "contact": "contact (external id, e-mail or name)",
+             "department": "team", "contract": "contract (number or external id)"}
+KIND_EXPECTED = {
+    "int": "a whole number", "amount": "an amount such as 1234.50, 1,234.50 or ¥1 234", "number": "a number",
+    "prob": "a probability such as 0.4 or 40%", "bool": "yes/no (true, false, 1, 0, 是, 否)",
+    "date": "a date (YYYY-MM-DD, D/M/Y or M/D/Y, 2024年1月5日, or an Excel date number)",
+    "timestamp": "a date and time (YYYY-MM-DD HH:MM:SS or a date)",
+}
+
+
+@dataclass
+class Staged:
+    """What `stage` learned: the mapping used and the references it will create."""
+
+    mapped: dict[str, str]                          # field -> raw column c<i>
+    headers: dict[str, str]                         # field -> the file's header
+    date_order: str | None
+    to_create: dict[str, list[str]] = field(default_factory=dict)   # field -> values that will be created
+    unknown: dict[str, list[str]] = field(default_factory=dict)     # field -> unknown values (stages...)
+    out_columns: list[str] = field(default_factory=list)            # o_ columns for inserts
+    update_columns: list[str] = field(default_factory=list)         # o_ columns compared and updated
+    self_refs: list[str] = field(default_factory=list)              # fields pointing into the same upload
+    key_alts: list[tuple[str, ...]] = field(default_factory=list)   # the match keys the file fills
+    base: int = 0                                                   # rowid of the raw table's first row
+
+
+def register_functions(cur: Any) -> None:
+    """crm_norm_company(): the accounts matching key, the same Python function the app uses."""
+    # registered once per database (visible to every cursor); a failed CREATE would abort the transaction
+    known = cur.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'crm_norm_company'"
+                        ).fetchall()[0][0]
+    if not known:
+        cur.create_function("crm_norm_company", normalize_company_name, ["VARCHAR"], "VARCHAR",
+                            side_effects=False)
+
+
+def _conv(f: Field, r: str, order: str | None) -> str:
+    return {
+        "text": lambda: r, "int": lambda: V.integer(r), "amount": lambda: V.amount(r), "number": lambda: V.number(r),
+        "prob": lambda: V.probability(r), "date": lambda: V.date(r, order), "timestamp": lambda: V.timestamp(r, order),
+        "bool": lambda: V.boolean(r), "enum": lambda: V.enum(r, f.choices or {}),
+    }[f.kind]()
+
+
+def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None], opts: Options) -> Staged:
+    """Build `_imp_stg` from `_imp_raw` (already loaded) for `entity` with `mapping` {header: field}."""
+    col_of = {h: f"c{i}" for i, h in enumerate(src.headers)}
+    mapped = {fname: col_of[h] for h, fname in mapping.items() if fname}
+    headers = {fname: h for h, fname in mapping.items() if fname}
+    _check_required(src, entity, mapping, mapped)
+    register_functions(cur)
+
+    date_cols = {headers[f.name]: mapped[f.name] for f in entity.fields
+                 if f.name in mapped and f.kind in ("date", "timestamp")}
+    order = opts.date_order or V.detect_date_order(cur, RAW, date_cols, src.first_data_row, src.file_name)
+    if order not in (None, *V.DATE_ORDERS):
+        raise ValidationError(f"Date order {order!r} is not one of dmy, mdy.", field="date_order", value=order)
+    st = Staged(mapped=mapped, headers=headers, date_order=order)
+
+    # references: one lookup table per mapped reference field, built on the distinct values
+    cur.execute("CREATE OR REPLACE TEMP TABLE _imp_stage_map (src VARCHAR, dst VARCHAR)")
+    if opts.stage_map:
+        cur.executemany("INSERT INTO _imp_stage_map VALUES (?, ?)", [[k, v] for k, v in opts.stage_map.items() if v])
+    refs = [f for f in entity.fields if f.kind == "ref" and f.name in mapped]
+    for f in refs:
+        _build_lookup(cur, entity, f, mapped, opts)
+        missing = [r[0] for r in cur.execute(
+            f"SELECT v FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file ORDER BY v LIMIT 1000").fetchall()]
+        if missing:
+            if f.creatable and opts.create_missing:
+                st.to_create[f.name] = missing
+            else:
+                st.unknown[f.name] = missing
+        if f.self_ref:
+            st.self_refs.append(f.name)
+
+    # level 1: clean text; level 2: typed values and references; level 3: stored values and problems
+    r_cols = ", ".join(f"{V.clean_fast(c)} AS r_{fname}" for fname, c in mapped.items())
+    joins, typed = [], []
+    for f in entity.fields:
+        if f.name not in mapped:
+            continue
+        r = f"r_{f.name}"
+        if f.kind == "ref":
+            lk = f"_imp_lk_{f.name}"
+            joins.append(f"LEFT JOIN {lk} ON {lk}.v = l1.{r}")
+            typed.append(f"{lk}.id AS f_{f.name}, {lk}.n AS n_{f.name}, {lk}.in_file AS i_{f.name}")
+            for extra in LOOKUPS[f.ref]["extras"]:
+                typed.append(f"{lk}.{extra} AS x_{f.name}_{extra}")
+        else:
+            typed.append(f"{_conv(f, r, order)} AS f_{f.name}")
+    errs = [e for f in entity.fields if f.name in mapped for e in _checks(f, opts, st)]
+    errs.append("NULL::VARCHAR")  # keeps the list typed when a file has nothing to check
+
+    outs: dict[str, str] = {}          # column -> SQL for inserts
+    upd: dict[str, str] = {}           # column -> SQL for updates
+    for f in entity.fields:
+        if f.name in mapped and f.target:
+            outs[f.target] = upd[f.target] = f"f_{f.name}"
+    for d in entity.derived:
+        if any(n in mapped for n in d.needs):
+            sql = d.sql
+            for n in entity.field_names:  # derived SQL may name fields that are not mapped: they are NULL
+                if n not in mapped:
+                    sql = sql.replace(f"f_{n}", "NULL").replace(f"r_{n}", "NULL")
+            sql = _null_missing_extras(sql, entity, mapped)
+            outs[d.column] = sql
+            if not d.create_only:
+                upd[d.column] = sql
+    carried: list[str] = []            # unmapped raw columns kept in the notes column
+    if entity.notes_column and entity.notes_column not in outs:
+        extra_cols = [(h, c) for h, c in col_of.items() if not mapping.get(h)]
+        if extra_cols:
+            carried = [c for _, c in extra_cols]
+            parts = ", ".join(f"CASE WHEN {V.clean(c)} IS NOT NULL THEN {V.lit(h + ': ')} || {V.clean(c)} END"
+                              for h, c in extra_cols)
+            outs[entity.notes_column] = f"nullif(concat_ws('; ', {parts}), '')"
+    st.out_columns = list(outs)
+    st.update_columns = list(upd)
+    o_sql = ", ".join(f"{sql} AS o_{col}" for col, sql in outs.items())
+
+    key_alts = [k for k in entity.keys if all(c in outs for c in k)]
+    st.key_alts = key_alts
+    # rowids of a table made inside a transaction start high: count from the first row
+    base = cur.execute(f"SELECT min(rowid) FROM {RAW}").fetchall()[0][0] or 0
+    st.base = int(base)
+    l1_cols = ", ".join([f"rowid - {int(base)} AS _row", *([r_cols] if r_cols else []), *carried])
+    sql_l1 = f"SELECT {l1_cols} FROM {RAW}"
+    sql_l2 = f"SELECT l1.*{', ' + ', '.join(typed) if typed else ''} FROM ({sql_l1}) l1 {' '.join(joins)}"
+    sql_l3 = (f"SELECT l2.*, {o_sql}, list_filter([{', '.join(errs)}], lambda e: e IS NOT NULL) AS _errs "
+              f"FROM ({sql_l2}) l2")
+
+    # matching: the first key alternative that finds a row
+    match_joins, match_ids = [], []
+    table = quote_ident(entity.table)
+    id_col = "opportunity_id" if entity.table == "opportunity_contacts" else "id"
+    for i, key in enumerate(key_alts):
+        on = " AND ".join(
+            (f"m{i}.{quote_ident(c)} IS NOT DISTINCT FROM l3.o_{c}" if len(key) > 1
+             else f"m{i}.{quote_ident(c)} = l3.o_{c}") for c in key)
+        cols = ", ".join(quote_ident(c) for c in key)
+        match_joins.append(f"LEFT JOIN (SELECT {cols}, min({id_col}) AS _id FROM {table} GROUP BY ALL) m{i} ON {on}")
+        match_ids.append(f"m{i}._id")
+    target = f"coalesce({', '.join(match_ids)})" if match_ids else "NULL::BIGINT"
+    sql_l4 = f"SELECT l3.*, {target} AS _target FROM ({sql_l3}) l3 {' '.join(match_joins)}"
+
+    # the action of each row: compare with the matched row (blank cells keep the stored value)
+    if entity.table == "opportunity_contacts":
+        match_on = "t.opportunity_id = l4.o_opportunity_id AND t.contact_id = l4.o_contact_id"
+    else:
+        match_on = "t.id = l4._target"
+    changed = " OR ".join(f"(l4.o_{c} IS NOT NULL AND l4.o_{c} IS DISTINCT FROM t.{quote_ident(c)})"
+                          for c in upd) or "FALSE"
+    action = ("CASE WHEN len(l4._errs) > 0 THEN 'rejected' WHEN l4._target IS NULL THEN 'create' "
+              f"WHEN {changed} THEN 'update' ELSE 'unchanged' END")
+    tjoin = f"LEFT JOIN {table} t ON {match_on}" if match_ids else ""
+    # only what the writes need is kept: the file's text is read again from the raw table for messages
+    keep = ["l4._row", *[f"l4.o_{c}" for c in outs], "l4._errs", "l4._target",
+            *[f"l4.f_{n}" for n in st.self_refs]]
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {STG} AS SELECT {', '.join(keep)}, {action} AS _action "
+                f"FROM ({sql_l4}) l4 {tjoin}")
+
+    # duplicates within the file (same key as an earlier row): grouped, not windowed, to stay fast
+    for i, key in enumerate(key_alts):
+        cols = ", ".join(f"o_{c}" for c in key)
+        nonnull = " AND ".join(f"o_{c} IS NOT NULL" for c in key) if len(key) == 1 else "TRUE"
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_dup AS SELECT {cols}, min(_row) AS first FROM {STG} "
+                    f"WHERE {nonnull} GROUP BY ALL HAVING count(*) > 1")
+        if cur.execute("SELECT count(*) FROM _imp_dup").fetchall()[0][0]:
+            on = " AND ".join(f"d.o_{c} IS NOT DISTINCT FROM s.o_{c}" for c in key)
+            cur.execute(
+                f"UPDATE {STG} s SET _errs = list_append(s._errs, '~dup{i}:' || d.first), _action = 'rejected' "
+                f"FROM _imp_dup d WHERE {on} AND s._row > d.first")
+    return st
+
+
+def _null_missing_extras(sql: str, entity: Entity, mapped: dict[str, str]) -> str:
+    for f in entity.fields:
+        if f.kind == "ref" and f.name not in mapped:
+            for extra in LOOKUPS[f.ref or "user"]["extras"]:
+                sql = sql.replace(f"x_{f.name}_{extra}", "NULL")
+    return sql
+
+
+def _check_required(src: Source, entity: Entity, mapping: dict[str, str | None], mapped: dict[str, str]) -> None:
+    missing = [f.name for f in entity.fields if f.required and f.name not in mapped]
+    if not missing:
+        return
+    if len(src.headers) == 1:
+        raise ValidationError(
+            f"{src.file_name} was read as a single column ({src.headers[0][:60]!r}): no comma, semicolon, tab "
+            f"or pipe separates its fields. Expected a delimited file with the columns "
+            f"{', '.join(missing)} for {entity.label.lower()}.")
+    unmapped = [h for h, t in mapping.items() if not t]
+    raise ValidationError(
+        f"{src.file_name}: no column for the required field(s) {', '.join(missing)} of {entity.label.lower()}. "
+        f"Unmapped columns: {', '.join(repr(h) for h in unmapped) or 'none'}. "
+        "Expected a header naming each required field, or a mapping that assigns one.")
+
+
+def _checks(f: Field, opts: Options, st: Staged) -> list[str]:
+    """SQL expressions giving '<field>~<code>' for each problem of one field (NULL when fine)."""
+    r, v, name = f"r_{f.name}", f"f_{f.name}", f.name
+
+    def err(cond: str, code: str) -> str:
+        return f"CASE WHEN {cond} THEN {V.lit(name + '~' + code)} END"
+
+    out = []
+    if f.required:
+        out.append(err(f"{r} IS NULL", "required"))
+    if f.kind == "text":
+        out.append(err(f"length({r}) > {int(f.max_len)}", "too_long"))
+        out.append(err(V.looks_like_formula(r), "formula"))
+    elif f.kind == "ref":
+        allowed_missing = "TRUE" if (f.creatable and opts.create_missing) else "FALSE"
+        out.append(err(f"{r} IS NOT NULL AND {v} IS NULL AND NOT coalesce(i_{name}, FALSE) AND NOT {allowed_missing}",
+                       "unknown"))
+        out.append(err(f"n_{name} > 1", "ambiguous"))
+    else:
+        out.append(err(f"{r} IS NOT NULL AND {v} IS NULL", "type"))
+        if f.nonneg:
+            out.append(err(f"{v} < 0", "negative"))
+        if f.low is not None or f.high is not None:
+            lo = f.low if f.low is not None else -(10 ** 18)
+            hi = f.high if f.high is not None else 10 ** 18
+            out.append(err(f"{v} NOT BETWEEN {int(lo)} AND {int(hi)}", "range"))
+        if f.kind == "prob":
+            out.append(err(f"{v} NOT BETWEEN 0 AND 1", "range"))
+    return out
+
+
+def _build_lookup(cur: Any, entity: Entity, f: Field, mapped: dict[str, str], opts: Options) -> None:
+    """_imp_lk_<field>(v, id, n, in_file, extras...): each distinct file value and what it names."""
+    spec = LOOKUPS[f.ref or ""]
+    col = mapped[f.name]
+    hows = sorted({how for how, _, _ in spec["cands"]})
+    keyed = ", ".join(f"{_HOW[h].format(v='v')} AS k_{h}" for h in hows)
+    parts = []
+    for pri, (how, cand_sql, _) in enumerate(spec["cands"]):
+        parts.append(f"SELECT kv.v, {pri} AS pri, c.id FROM kv JOIN ({cand_sql}) c ON c.k = kv.k_{how}")
+    in_file = "FALSE"
+    if f.self_ref:
+        ups = []
+        for how, _, ufield in spec["cands"]:
+            if ufield and ufield in mapped:
+                ups.append(f"SELECT {_HOW[how].format(v=V.clean(mapped[ufield]))} AS k, '{how}' AS how FROM {RAW}")
+        if ups:
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_self AS SELECT DISTINCT k, how FROM "
+                        f"({' UNION ALL '.join(ups)}) WHERE k IS NOT NULL")
+            in_file = " OR ".join(f"EXISTS (SELECT 1 FROM _imp_self s WHERE s.how = '{h}' AND s.k = kv.k_{h})"
+                                  for h in hows)
+    extras = spec["extras"]
+    extra_sql = "".join(f", t.{quote_ident(c)} AS {a}" for a, c in extras.items())
+    cur.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _imp_lk_{f.name} AS
+        WITH vals AS (SELECT DISTINCT {V.clean('v0')} AS v FROM (SELECT DISTINCT {col} AS v0 FROM {RAW})
+                      WHERE {V.clean('v0')} IS NOT NULL),
+             kv AS (SELECT v, {keyed} FROM vals),
+             m AS ({' UNION ALL '.join(parts)}),
+             best AS (SELECT v, min(pri) AS p FROM m GROUP BY v),
+             res AS (SELECT m.v, min(m.id) AS id, count(DISTINCT m.id) AS n
+                     FROM m JOIN best ON best.v = m.v AND best.p = m.pri GROUP BY m.v)
+        SELECT kv.v, res.id, coalesce(res.n, 0) AS n, ({in_file}) AS in_file{extra_sql}
+        FROM kv LEFT JOIN res ON res.v = kv.v
+        LEFT JOIN {quote_ident(spec['table'])} t ON t.id = res.id
+        """
+    )
+
+
+# -- what the user sees ---------------------------------------------------------------
+def counts(cur: Any) -> dict[str, int]:
+    got = dict(cur.execute(f"SELECT _action, count(*) FROM {STG} GROUP BY 1").fetchall())
+    return {a: int(got.get(a, 0)) for a in ("create", "update", "unchanged", "rejected")}
+
+
+def reason_text(entity: Entity, fname: str, code: str, st: Staged, value: Any, dup_row: Any = None) -> str:
+    f = entity.field(fname) if fname in entity.field_names else None
+    if code.startswith("dup"):
+        return f"duplicate: the same key as row {dup_row} of this file; expected each row once"
+    if f is None:
+        return code
+    if code == "required":
+        return f"{fname} is required; expected a value"
+    if code == "too_long":
+        return f"longer than {f.max_len:,} characters; expected a shorter {fname}"
+    if code == "formula":
+        return "looks like a spreadsheet formula; expected plain text (remove the leading = + - @)"
+    if code == "unknown":
+        hint = ""
+        if f.creatable:
+            hint = " (or choose to create missing ones)"
+        if f.ref == "stage":
+            hint = "; map it to a configured stage or choose to create it"
+        return f"no {REF_LABEL.get(f.ref or '', f.ref)} matches; expected an existing one{hint}"
+    if code == "ambiguous":
+        return f"matches more than one {REF_LABEL.get(f.ref or '', f.ref)}; expected a unique name, login or id"
+    if code == "type":
+        if f.kind == "enum":
+            return f"expected one of {', '.join(sorted(set((f.choices or {}).values())))}"
+        exp = KIND_EXPECTED.get(f.kind, f.kind)
+        if f.kind in ("date", "timestamp"):
+            order = {"dmy": "D/M/Y", "mdy": "M/D/Y"}.get(st.date_order or "", "ISO")
+            return f"not a valid date (this file's order: {order}); expected {exp}"
+        return f"expected {exp}"
+    if code == "negative":
+        return f"negative; expected {fname} of 0 or more"
+    if code == "range":
+        if f.kind == "prob":
+            return "expected a probability between 0 and 1 (0% to 100%)"
+        return f"expected {fname} between {f.low} and {f.high}"
+    return code
+
+
+def _raw_text(st: Staged) -> str:
+    """SELECT list of the file's cleaned text per mapped field, from the raw table joined as `raw`."""
+    return ", ".join(f"{V.clean('raw.' + c)} AS r_{n}" for n, c in st.mapped.items())
+
+
+def rejected_rows(cur: Any, entity: Entity, src: Source, st: Staged, limit: int) -> pl.DataFrame:
+    """Every problem of every rejected row: row number, column, value, reason."""
+    r_cols = _raw_text(st)
+    res = cur.execute(
+        f"WITH s AS (SELECT _row, _errs FROM {STG} WHERE _action = 'rejected' ORDER BY _row LIMIT ?) "
+        f"SELECT s._row, s._errs{', ' + r_cols if r_cols else ''} FROM s "
+        f"JOIN {RAW} raw ON raw.rowid = s._row + {st.base} ORDER BY s._row", [limit]).fetchall()
+    names = ["_row", "_errs", *[f"r_{n}" for n in st.mapped]]
+    out = []
+    for row in res:
+        d = dict(zip(names, row))
+        for e in d["_errs"]:
+            if e.startswith("~dup"):
+                i, first = e[4:].split(":")
+                key = st.key_alts[int(i)]
+                fnames = [f.name for f in entity.fields if f.target in key and f.name in st.mapped]
+                if not fnames:  # a derived key (an account's normalised name) comes from the name
+                    fnames = [n for n in ("name", "display_name") if n in st.mapped][:1]
+                value = " + ".join(str(d.get(f"r_{n}")) for n in fnames) if fnames else None
+                header = " + ".join(st.headers[n] for n in fnames) or key[0]
+                reason = reason_text(entity, "", "dup", st, value, int(first) + src.first_data_row)
+            else:
+                fname, code = e.split("~", 1)
+                value = d.get(f"r_{fname}")
+                header = st.headers.get(fname, fname)
+                reason = reason_text(entity, fname, code, st, value)
+            shown = value if value is None or len(str(value)) <= 200 else str(value)[:200] + "…"
+            out.append({"row": d["_row"] + src.first_data_row, "column": header, "value": shown, "reason": reason})
+    return pl.DataFrame(out, schema={"row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8})
+
+
+def rows_of(cur: Any, entity: Entity, src: Source, st: Staged, action: str | None, limit: int) -> pl.DataFrame:
+    """Rows as they will be stored (references shown by the file's text), for the preview and the diff."""
+    cols = []
+    for f in entity.fields:
+        if f.name in st.mapped:
+            if f.kind == "ref" or not f.target:
+                cols.append(f"{V.clean('raw.' + st.mapped[f.name])} AS {quote_ident(f.name)}")
+            else:
+                cols.append(f"s.o_{f.target} AS {quote_ident(f.name)}")
+    mapped_targets = {f.target for f in entity.fields if f.name in st.mapped}
+    for c in st.out_columns:
+        if c not in mapped_targets and not c.endswith("_id"):
+            cols.append(f"s.o_{c} AS {quote_ident(c)}")
+    where = "TRUE" if action is None else "s._action = ?"
+    params = [] if action is None else [action]
+    return cur.sql(
+        f"WITH s AS (SELECT * FROM {STG} s WHERE {where} ORDER BY _row LIMIT {int(limit)}) "
+        f"SELECT s._row + {int(src.first_data_row)} AS row, s._action AS action, {', '.join(cols)} FROM s "
+        f"JOIN {RAW} raw ON raw.rowid = s._row + {st.base} ORDER BY s._row", params=params).pl()
