@@ -374,3 +374,12 @@ def duplicate_candidates(db: Database, actor: Actor, *, limit: int = 200) -> pl.
         """,
         [*sp, limit],
     )
+
+
+def field_values(db: Database, actor: Actor) -> dict[str, list[str]]:
+    """Values already in use for industry, region and source: the form's choices."""
+    out = {}
+    for col in ("industry", "region", "source"):
+        out[col] = [r[0] for r in db.rows(
+            f"SELECT DISTINCT {col} FROM accounts WHERE {col} IS NOT NULL ORDER BY 1")]
+    return out

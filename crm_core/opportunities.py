@@ -389,3 +389,12 @@ def set_playbook(db: Database, actor: Actor, stage_id: int, expected_version: in
     clean = [str(i).strip() for i in items if str(i).strip()]
     return records.update_versioned(db, actor, "stages", stage_id, expected_version, {"playbook": clean},
                                     entity="stage")
+
+
+def open_for_account(db: Database, actor: Actor, account_id: int) -> pl.DataFrame:
+    """(id, name) of the open deals on one account that the actor may see."""
+    scope, sp = owner_scope(actor, "owner_id")
+    return db.query(
+        f"SELECT id, name FROM opportunities WHERE account_id = ? AND status = 'open' AND {scope} ORDER BY name",
+        [account_id, *sp],
+    )

@@ -130,8 +130,8 @@ def claim(db: Database, actor: Actor, account_id: int, *, now: datetime | None =
     return {"account_id": account_id, "owner_id": actor.id, "claimed_at": ts, "claims_left": limit - done_today - 1}
 
 
-def release(db: Database, actor: Actor, account_id: int, reason: str, *, now: datetime | None = None) -> None:
-    """Give an account back to the pool, with a reason (the owner, or their manager)."""
+def release(db: Database, actor: Actor, account_id: int, reason: str, *, now: datetime | None = None) -> int:
+    """Give an account back to the pool, with a reason (the owner, or their manager). Returns its id."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Say why you release the account (e.g. no budget, wrong contact).", field="reason")
@@ -147,6 +147,7 @@ def release(db: Database, actor: Actor, account_id: int, reason: str, *, now: da
         audit.record(cur, actor, "release", "account", account_id, before={"owner_id": row["owner_id"]},
                      after={"owner_id": None}, note=reason)
     hooks.notify(db, "accounts", [account_id])
+    return account_id
 
 
 _DAYS_SINCE = "date_diff('day', coalesce(a.last_followup_at, a.claimed_at, a.created_at)::DATE, $today::DATE)"

@@ -1,15 +1,44 @@
-"""Pipeline: the page sales reps live in."""
+"""Pipeline: the page sales reps live in.
+
+My open deals in an editable grid, entry forms for accounts, contacts, deals
+and follow-ups, the public pool, reminders, and (for managers) merges,
+handovers and lifecycle rules. Reps see their own rows and the pool; managers
+their department's.
+"""
 
 import streamlit as st
 
-from crm_core import opportunities
+from ui import (
+    pipeline_account_form,
+    pipeline_activity_form,
+    pipeline_deal_form,
+    pipeline_grid,
+    pipeline_manage,
+    pipeline_pool,
+    pipeline_reminders,
+)
 from ui.filters import sidebar_filters
 from ui.i18n import t
-from ui.session import cached, page_setup
+from ui.session import page_setup
 
 db, actor = page_setup()
 st.title(t("pipeline.title"))
 flt = sidebar_filters(db, actor, period=False)
-deals = cached(opportunities.list_open, db, actor, flt)
-st.metric(t("pipeline.open_count"), f"{deals.height:,}")
-st.dataframe(deals.drop("version"), hide_index=True, width="stretch")
+
+names = ["deals", "new", "followups", "pool", "reminders"] + (["manage"] if actor.is_manager_or_admin else [])
+tabs = dict(zip(names, st.tabs([t(f"pipeline.tab.{n}") for n in names])))
+with tabs["deals"]:
+    pipeline_grid.render(db, actor, flt)
+with tabs["new"]:
+    pipeline_deal_form.render(db, actor)
+    pipeline_account_form.render_account(db, actor)
+    pipeline_account_form.render_contact(db, actor)
+with tabs["followups"]:
+    pipeline_activity_form.render(db, actor)
+with tabs["pool"]:
+    pipeline_pool.render(db, actor)
+with tabs["reminders"]:
+    pipeline_reminders.render(db, actor)
+if "manage" in tabs:
+    with tabs["manage"]:
+        pipeline_manage.render(db, actor)

@@ -1,0 +1,41 @@
+"""The reminders tab: overdue follow-ups, accounts about to return to the pool, payments
+due, deals past their expected close or idle in their stage; plus the lifecycle rules."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crm_core import activities, lifecycle, reminders
+from crm_core.access import Actor
+from crm_core.db import Database
+from ui.i18n import t
+from ui.pipeline_common import frame
+from ui.session import cached, run_write
+
+
+def render(db: Database, actor: Actor) -> None:
+    lists = cached(reminders.all_reminders, db, actor)
+    cols = st.columns(len(reminders.KINDS))
+    for col, kind in zip(cols, reminders.KINDS):
+        col.metric(t(f"pipeline.rem.{kind}"), f"{lists[kind].height:,}")
+    for kind in reminders.KINDS:
+        st.subheader(t(f"pipeline.rem.{kind}"))
+        st.caption(t(f"pipeline.rem.{kind}.help"))
+        frame(lists[kind], t("pipeline.none"))
+        if kind == "overdue_followups" and lists[kind].height:
+            _complete_task(db, actor, lists[kind])
+
+    st.subheader(t("pipeline.lifecycle.header"))
+    st.markdown("\n".join(f"- {line}" for line in lifecycle.rules_text(db)))
+    frame(cached(lifecycle.counts, db, actor), t("pipeline.none"))
+
+
+def _complete_task(db: Database, actor: Actor, tasks) -> None:
+    """Mark one overdue task done (it then counts as a follow-up)."""
+    labels = dict(zip(tasks["id"].to_list(), tasks["subject"].to_list()))
+    versions = dict(zip(tasks["id"].to_list(), tasks["version"].to_list()))
+    with st.form("pl_task_done"):
+        pick = st.selectbox(t("pipeline.rem.task"), list(labels), format_func=labels.get, key="pl_task_pick")
+        if st.form_submit_button(t("pipeline.rem.done")):
+            if run_write(lambda: activities.complete_task(db, actor, pick, versions[pick])) is not None:
+                st.success(t("pipeline.saved"))
