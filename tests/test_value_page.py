@@ -1,0 +1,71 @@
+"""The value ranking page under AppTest: what a manager and a rep see and do."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_core import value_scoring
+from crm_core.access import load_actor
+from crm_core.db import Database
+from tests.apptest_helpers import run_page, texts
+
+
+def _ranking(at) -> list[str]:
+    for df in at.dataframe:
+        frame = df.value
+        if "Rank" in frame.columns:
+            return frame["Customer"].tolist()
+    raise AssertionError("no ranking table on the page")
+
+
+@pytest.fixture
+def page(app_db):
+    at = run_page("value_ranking.py", login="manager1")
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_manager_sees_ranking_and_every_tab(page, app_db):
+    shown = texts(page)
+    for heading in ("Customer value ranking", "Top ", "Products bought together", "Up-sell", "Repeat purchases due",
+                    "customers overdue against their own rhythm", "Score = 100", "make up 80% of Revenue"):
+        assert heading in shown, heading
+    db = Database(app_db, migrate=False, read_only=True)
+    try:
+        n = value_scoring.customers(db, load_actor(db, "manager1")).height
+    finally:
+        db.close()
+    assert page.metric[0].value == f"{n:,}"
+    assert len(_ranking(page)) == min(n, 500) > 0
+
+
+def test_change_a_weight_and_the_ranking_changes(page):
+    before = _ranking(page)
+    for ni in page.number_input:
+        if ni.key and ni.key.startswith("vw_"):
+            ni.set_value(1.0 if ni.key == "vw_tenure" else 0.0)
+    next(b for b in page.button if "Save weights" in str(b.label)).click()
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    after = _ranking(page)
+    assert after != before
+    assert page.number_input(key="vw_tenure").value == 1.0
+
+
+def test_create_tasks_from_a_segment_and_see_them(page):
+    page.selectbox(key="va_kind").set_value("tier").run()
+    page.selectbox(key="va_key").set_value("A").run()
+    page.text_input(key="va_subject").set_value("Quarterly value review")
+    next(b for b in page.button if "Create" in str(b.label) and "tasks" in str(b.label)).click()
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert any("Created" in s.value for s in page.success), texts(page)
+    tasks = next(df.value for df in page.dataframe if "Task" in df.value.columns and "Due" in df.value.columns)
+    assert "Quarterly value review" in tasks["Task"].tolist()
+
+
+def test_rep_cannot_edit_weights(app_db):
+    at = run_page("value_ranking.py", login="rep1")
+    assert not at.exception
+    assert at.number_input(key="vw_revenue").disabled
+    assert "Only managers and admins change the weights." in texts(at)
