@@ -170,6 +170,18 @@ def external_login(db: Database, name: str | None, *, source: str) -> Actor | No
     return actor
 
 
+def demo_password_active(db: Database) -> bool:
+    """True while the demo admin still signs in with the published demo password.
+
+    The sign-in page shows the demo hint only then, so a real installation
+    never advertises a password.
+    """
+    from crm_core.demo import DEMO_PASSWORD
+
+    row = db.one("SELECT password_hash FROM users WHERE login = 'admin' AND active")
+    return bool(row) and verify_password(row["password_hash"], DEMO_PASSWORD)
+
+
 def needs_first_admin(db: Database) -> bool:
     """True while the database has no user who could sign in and add others."""
     return not db.scalar("SELECT count(*) FROM users WHERE role = 'admin' AND active")

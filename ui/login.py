@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crm_core import auth, demo
+from crm_core import auth
 from crm_core.errors import CrmError
-from crm_core.passwords import verify_password
 from ui.i18n import t
 from ui.session import get_db, oidc_configured, remember, sign_out
 
@@ -14,8 +13,7 @@ from ui.session import get_db, oidc_configured, remember, sign_out
 def _demo_passwords_work(db) -> bool:
     """Show the demo hint only while the demo admin still has the published password."""
     if "demo_hint" not in st.session_state:
-        row = db.one("SELECT password_hash FROM users WHERE login = 'admin' AND active")
-        st.session_state["demo_hint"] = bool(row) and verify_password(row["password_hash"], demo.DEMO_PASSWORD)
+        st.session_state["demo_hint"] = auth.demo_password_active(db)
     return st.session_state["demo_hint"]
 
 
