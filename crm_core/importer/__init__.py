@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from crm_core import settings
@@ -118,11 +119,16 @@ def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_r
                 finally:
                     _drop_temp(cur)
         else:
-            with db.atomic() as cur:
-                try:
-                    _run(cur, src, ent, resolved, opts, result, actor=actor, started=started)
-                finally:
-                    _drop_temp(cur)
+            try:
+                with db.atomic() as cur:
+                    try:
+                        _run(cur, src, ent, resolved, opts, result, actor=actor, started=started)
+                    finally:
+                        _drop_temp(cur)
+            except duckdb.ConstraintException as exc:
+                # a rule the checks above missed: still nothing written, and said plainly
+                raise ValidationError(f"{src.file_name}: the database refused the rows ({exc}); nothing was "
+                                      "imported.") from None
             load.notify_changes(db, [ent.table, *result.also_created])
     finally:
         src.cleanup()
@@ -150,19 +156,31 @@ def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | N
     if actor is None:
         return
     if got["rejected"] and not opts.allow_partial:
-        first = result.rejected_rows.head(5) if result.rejected_rows is not None else None
-        lines = [f"row {r['row']}, column {r['column']!r}, value {r['value']!r}: {r['reason']}"
-                 for r in (first.iter_rows(named=True) if first is not None else [])]
         raise ImportRejected(
             f"{src.file_name}: {got['rejected']:,} of {result.rows_total:,} rows rejected, so nothing was imported "
-            f"(all-or-nothing). " + "; ".join(lines) + ("; …" if got["rejected"] > 5 else "")
-            + ". Fix the file, or choose to load the valid rows and reject the rest.", result)
+            f"(all-or-nothing). {summarise_rejections(result.rejected_rows)} "
+            "Fix the file, or choose to load the valid rows and reject the rest.", result)
     if batch is None:
         batch = load.start_batch(cur, actor, ent, src.file_name, opts.mapping_name)
     load.commit(cur, actor, src, ent, st, opts, batch)
     result.batch_id = batch
     load.finish_batch(cur, actor, ent, batch, got, result.rows_total, result.also_created, result.notes,
                       time.perf_counter() - started)
+
+
+def summarise_rejections(rejected: pl.DataFrame | None, groups: int = 3) -> str:
+    """The commonest problems, each with its first rows: 'Row 2, column X, value Y: reason (and 34 more rows).'"""
+    if rejected is None or rejected.height == 0:
+        return ""
+    parts = []
+    by = rejected.group_by(["column", "reason"], maintain_order=True).agg(
+        pl.col("row").first().alias("row"), pl.col("value").first().alias("value"), pl.len().alias("n"))
+    for g in by.sort("n", descending=True, maintain_order=True).head(groups).iter_rows(named=True):
+        more = f" (and {g['n'] - 1:,} more rows like it)" if g["n"] > 1 else ""
+        parts.append(f"Row {g['row']}, column {g['column']!r}, value {g['value']!r}: {g['reason']}{more}.")
+    if by.height > groups:
+        parts.append(f"{by.height - groups} other kind(s) of problem.")
+    return " ".join(parts)
 
 
 def _fill(result: ImportResult, got: dict[str, int]) -> None:
@@ -179,9 +197,9 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
     result.rejected_rows = plan.rejected_rows(cur, ent, src, st, opts.max_rejected)
     for fname, vals in st.unknown.items():
         shown = ", ".join(repr(v) for v in vals[:5]) + (" …" if len(vals) > 5 else "")
-        result.notes.append(f"{len(vals):,} value(s) of {st.headers[fname]!r} match no existing {fname}: {shown}.")
+        result.notes.append(f"{st.missing_counts.get(fname, len(vals)):,} value(s) of {st.headers[fname]!r} match no existing {fname}: {shown}.")
     for fname, vals in st.to_create.items():
-        result.notes.append(f"{len(vals):,}{'+' if len(vals) >= 1000 else ''} new {fname} value(s) will be created "
+        result.notes.append(f"{st.missing_counts.get(fname, len(vals)):,} new {fname} value(s) will be created "
                             f"from {st.headers[fname]!r}.")
     optional = [f for f in ent.fields if f.kind == "ref" and f.name in st.mapped and not f.required]
     if optional:
@@ -190,6 +208,32 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
         for f, blank in zip(optional, blanks):
             if blank:
                 result.notes.append(f"{blank:,} row(s) have no {st.headers[f.name]!r} (left empty).")
+    for f in ent.fields:  # references found under another spelling ('GTXPro' is the product 'GTX Pro')
+        if f.kind == "ref" and f.name in st.mapped and f.ref in ("product", "account", "user", "stage"):
+            label = {"product": "name", "account": "name", "user": "display_name", "stage": "name"}[f.ref]
+            table = plan.LOOKUPS[f.ref]["table"]
+            alt = cur.execute(
+                f"SELECT lk.v, t.{label} FROM _imp_lk_{f.name} lk JOIN {table} t ON t.id = lk.id "
+                f"WHERE lk.v <> t.{label} AND lower(lk.v) <> lower(t.{label}) "
+                f"AND lk.v IS DISTINCT FROM t.{'login' if f.ref == 'user' else 'name'} ORDER BY 1 LIMIT 5").fetchall()
+            if alt and f.ref != "user":
+                shown = ", ".join(f"{a!r} as {b!r}" for a, b in alt)
+                result.notes.append(f"{st.headers[f.name]!r} values matched under another spelling: {shown}.")
+    for f in ent.fields:
+        if f.kind == "amount" and f.name in st.mapped and f.target:
+            zero = cur.execute(f"SELECT count(*) FROM {plan.STG} WHERE o_{f.target} = 0").fetchall()[0][0]
+            if zero:
+                result.notes.append(f"{zero:,} row(s) have {st.headers[f.name]!r} = 0.")
+    if not st.key_alts and result.rows_total <= 5_000_000:
+        cols = ", ".join(f"c{i}" for i in range(len(src.headers)))
+        copies = cur.execute(f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {plan.RAW} "
+                             f"GROUP BY {cols} HAVING count(*) > 1)").fetchall()[0][0]
+        if copies:
+            result.notes.append(f"{copies:,} row(s) are exact copies of an earlier row (kept: rows have no id "
+                                "to tell them apart).")
+    if ent.notes_column and ent.notes_column not in st.mapped and result.unmapped:
+        result.notes.append(f"Unmapped columns are kept in {ent.notes_column} as 'column: value': "
+                            f"{', '.join(result.unmapped)}.")
     if st.date_order:
         result.notes.append(f"Dates read as {'day/month/year' if st.date_order == 'dmy' else 'month/day/year'}.")
 

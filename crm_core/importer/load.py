@@ -96,6 +96,10 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
     defaults = {f.target: f.default for f in entity.fields if f.target and f.default}
     out = [c for c in st.out_columns if c in cols]
     ins_vals = [f"coalesce(s.o_{c}, {defaults[c]})" if c in defaults else f"s.o_{c}" for c in out]
+    for c, d in defaults.items():  # fields the file does not have take their defaults (a user's role)
+        if c not in out and c in cols:
+            out.append(c)
+            ins_vals.append(d)
     seq = f"seq_{entity.table}"
     explicit_ids = bool(st.self_refs) and "id" in cols
     opts.tick(0.7, "writing")

@@ -110,6 +110,7 @@ class Staged:
     self_refs: list[str] = field(default_factory=list)              # fields pointing into the same upload
     key_alts: list[tuple[str, ...]] = field(default_factory=list)   # the match keys the file fills
     base: int = 0                                                   # rowid of the raw table's first row
+    missing_counts: dict[str, int] = field(default_factory=dict)    # field -> distinct values matching nothing
 
 
 def register_functions(cur: Any) -> None:
@@ -154,6 +155,11 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
         _build_lookup(cur, entity, f, mapped, opts)
         missing = [r[0] for r in cur.execute(
             f"SELECT v FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file ORDER BY v LIMIT 1000").fetchall()]
+        if len(missing) == 1000:
+            st.missing_counts[f.name] = cur.execute(
+                f"SELECT count(*) FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file").fetchall()[0][0]
+        else:
+            st.missing_counts[f.name] = len(missing)
         if missing:
             if f.creatable and opts.create_missing:
                 st.to_create[f.name] = missing
@@ -238,7 +244,7 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     else:
         match_on = "t.id = l4._target"
     changed = " OR ".join(f"(l4.o_{c} IS NOT NULL AND l4.o_{c} IS DISTINCT FROM t.{quote_ident(c)})"
-                          for c in upd) or "FALSE"
+                          for c in upd) if match_ids and upd else "FALSE"
     action = ("CASE WHEN len(l4._errs) > 0 THEN 'rejected' WHEN l4._target IS NULL THEN 'create' "
               f"WHEN {changed} THEN 'update' ELSE 'unchanged' END")
     tjoin = f"LEFT JOIN {table} t ON {match_on}" if match_ids else ""
