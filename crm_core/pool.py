@@ -342,3 +342,63 @@ def history(db: Database, actor: Actor, account_id: int) -> pl.DataFrame:
         "WHERE e.account_id = ? ORDER BY e.happened_at DESC, e.id DESC",
         [account_id],
     )
+
+
+# -- the Pipeline rules settings ---------------------------------------------
+NUMERIC_SETTINGS = {
+    # key: (smallest allowed value, what it means)
+    "pool.return_after_days": (1, "days without follow-up before an account returns to the pool"),
+    "pool.daily_claim_limit": (0, "pool claims per rep per day"),
+    "pool.reclaim_cooldown_days": (0, "days before a former owner may claim an account again"),
+    "pool.warn_days": (0, "days ahead the 'returning soon' list looks"),
+    "reminders.stale_stage_days": (1, "days without activity before a deal counts as stale in its stage"),
+    "reminders.payment_due_days": (0, "days ahead the payments-due reminder looks"),
+    "lifecycle.dormant_after_days": (1, "days since the last purchase before a customer is dormant"),
+    "lifecycle.churned_after_days": (1, "days since the last purchase before a customer is churned"),
+}
+
+
+def rule_settings(db: Database) -> dict[str, tuple[Any, int]]:
+    """{key: (value, version)} of every pool, reminder and lifecycle setting (version 0 = default)."""
+    keys = [*NUMERIC_SETTINGS, "pool.assignment_rules"]
+    return {k: (settings.get(db, k), settings.version_of(db, k)) for k in keys}
+
+
+def save_rule_settings(db: Database, actor: Actor, values: dict[str, Any], versions: dict[str, int]) -> list[str]:
+    """Validate and store changed settings in one transaction, each refused if changed since `versions`.
+
+    Returns the keys that changed.
+    """
+    require_role(actor, ("admin", "manager"), "change the pipeline rules")
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in NUMERIC_SETTINGS:
+            low, meaning = NUMERIC_SETTINGS[key]
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                raise ValidationError(f"{key} ({meaning}) must be a whole number, not {value!r}.", field=key,
+                                      value=value) from None
+            if number != value and not (isinstance(value, float) and value.is_integer()):
+                raise ValidationError(f"{key} ({meaning}) must be a whole number, not {value!r}.", field=key,
+                                      value=value)
+            if number < low:
+                raise ValidationError(f"{key} ({meaning}) must be at least {low}, not {number}.", field=key,
+                                      value=value)
+            clean[key] = number
+        elif key == "pool.assignment_rules":
+            clean[key] = validate_rules(db, value or [])
+        else:
+            raise ValidationError(f"{key} is not a pipeline rule setting.", field=key)
+    dormant = clean.get("lifecycle.dormant_after_days", settings.get(db, "lifecycle.dormant_after_days"))
+    churned = clean.get("lifecycle.churned_after_days", settings.get(db, "lifecycle.churned_after_days"))
+    if churned <= dormant:
+        raise ValidationError(f"Churned after ({churned} days) must be longer than dormant after ({dormant} days).",
+                              field="lifecycle.churned_after_days", value=churned)
+    changed = []
+    with db.atomic():
+        for key, value in clean.items():
+            if value != settings.get(db, key):
+                settings.put(db, actor, key, value, expected_version=versions.get(key, 0))
+                changed.append(key)
+    return changed

@@ -19,10 +19,12 @@ from ui import (
 )
 from ui.filters import sidebar_filters
 from ui.i18n import t
+from ui.pipeline_common import show_flash
 from ui.session import page_setup
 
 db, actor = page_setup()
 st.title(t("pipeline.title"))
+show_flash()
 flt = sidebar_filters(db, actor, period=False)
 
 names = ["deals", "new", "followups", "pool", "reminders"] + (["manage"] if actor.is_manager_or_admin else [])

@@ -8,7 +8,7 @@ from crm_core import accounts, contacts
 from crm_core.access import Actor
 from crm_core.db import Database
 from ui.i18n import t
-from ui.pipeline_common import account_picker, options
+from ui.pipeline_common import account_picker, done, options
 from ui.session import cached, run_write
 
 
@@ -42,7 +42,8 @@ def render_account(db: Database, actor: Actor) -> None:
     if submitted:
         new_id = run_write(lambda: accounts.create(db, actor, parent_id=parent, **fields))
         if new_id is not None:
-            st.success(t("pipeline.account.created", name=fields["name"], id=new_id))
+            done(t("pipeline.account.created", name=fields["name"], id=new_id),
+                 clear=tuple(k for k in st.session_state if str(k).startswith("pl_acc_")))
 
 
 def render_contact(db: Database, actor: Actor) -> None:
@@ -67,6 +68,7 @@ def render_contact(db: Database, actor: Actor) -> None:
                                                    email=email, phone=phone, reports_to_id=reports_to,
                                                    influence=influence))
         if new_id is not None:
-            st.success(t("pipeline.contact.created", name=name))
+            done(t("pipeline.contact.created", name=name),
+                 clear=("pl_con_name", "pl_con_title", "pl_con_email", "pl_con_phone", "pl_con_boss"))
     if people.height:
         st.dataframe(people.drop("version"), hide_index=True, width="stretch")

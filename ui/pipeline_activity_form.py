@@ -10,7 +10,7 @@ from crm_core import activities, contacts, opportunities
 from crm_core.access import Actor
 from crm_core.db import Database
 from ui.i18n import t
-from ui.pipeline_common import account_picker, frame, options
+from ui.pipeline_common import account_picker, done, frame, options
 from ui.session import cached, run_write
 
 
@@ -41,6 +41,7 @@ def render(db: Database, actor: Actor) -> None:
             details=details, occurred_at=datetime.now().replace(microsecond=0), next_due=next_due,
             next_subject=next_subject))
         if new_id is not None:
-            st.success(t("pipeline.activity.created"))
+            done(t("pipeline.activity.created"),
+                 clear=("pl_act_subject", "pl_act_details", "pl_act_next", "pl_act_next_subject", "pl_act_deal"))
     frame(cached(activities.recent, db, actor, account_id=account_id, limit=20), t("pipeline.none"))
 

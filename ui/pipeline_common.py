@@ -48,3 +48,21 @@ def frame(df: pl.DataFrame, empty: str, **kwargs: Any) -> None:
     else:
         st.dataframe(df.drop([c for c in ("version",) if c in df.columns]), hide_index=True, width="stretch",
                      **kwargs)
+
+
+_FLASH = "pl_flash"
+
+
+def done(message: str, *, clear: tuple[str, ...] = ()) -> None:
+    """After a successful save: empty the form's inputs, redraw the page with fresh data, show `message`."""
+    for key in clear:
+        st.session_state.pop(key, None)
+    st.session_state[_FLASH] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    """The message of the save that caused this redraw, once."""
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.success(message)

@@ -13,7 +13,7 @@ from crm_core.access import Actor
 from crm_core.db import Database
 from ui.i18n import t
 from ui.pipeline_account_form import account_fields
-from ui.pipeline_common import account_picker, options
+from ui.pipeline_common import account_picker, done, options
 from ui.session import cached, run_write
 
 
@@ -62,4 +62,5 @@ def render(db: Database, actor: Actor) -> None:
             probability=probability, account_id=None if account_id == -1 else account_id, new_account=new_account,
             contacts=list(roles.items()), team=[(u, "support") for u in team]))
         if new_id is not None:
-            st.success(t("pipeline.deal.created", name=name))
+            done(t("pipeline.deal.created", name=name),
+                 clear=tuple(k for k in st.session_state if str(k).startswith("pl_deal_") and k != "pl_deal_account"))

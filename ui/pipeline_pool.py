@@ -10,6 +10,7 @@ from crm_core import accounts, pool, settings
 from crm_core.access import Actor
 from crm_core.db import Database
 from ui.i18n import t
+from ui.pipeline_common import done as flash
 from ui.pipeline_common import frame, options
 from ui.session import cached, run_write
 
@@ -36,7 +37,7 @@ def render(db: Database, actor: Actor) -> None:
             if st.form_submit_button(t("pipeline.pool.claim")):
                 done = run_write(lambda: pool.claim(db, actor, pick))
                 if done is not None:
-                    st.success(t("pipeline.pool.claimed", name=labels[pick], left=done["claims_left"]))
+                    flash(t("pipeline.pool.claimed", name=labels[pick], left=done["claims_left"]))
 
     mine = options(cached(accounts.choices, db, actor))
     if mine:
@@ -46,7 +47,7 @@ def render(db: Database, actor: Actor) -> None:
             reason = st.text_input(t("pipeline.pool.reason"), key="pl_rel_reason")
             if st.form_submit_button(t("pipeline.pool.release")):
                 if run_write(lambda: pool.release(db, actor, pick, reason)) is not None:
-                    st.success(t("pipeline.pool.released", name=mine[pick]))
+                    flash(t("pipeline.pool.released", name=mine[pick]), clear=("pl_rel_reason",))
 
     if actor.is_manager_or_admin:
         st.subheader(t("pipeline.pool.assign_header"))

@@ -9,7 +9,7 @@ from crm_core import activities, lifecycle, reminders
 from crm_core.access import Actor
 from crm_core.db import Database
 from ui.i18n import t
-from ui.pipeline_common import frame
+from ui.pipeline_common import done, frame
 from ui.session import cached, run_write
 
 
@@ -38,4 +38,4 @@ def _complete_task(db: Database, actor: Actor, tasks) -> None:
         pick = st.selectbox(t("pipeline.rem.task"), list(labels), format_func=labels.get, key="pl_task_pick")
         if st.form_submit_button(t("pipeline.rem.done")):
             if run_write(lambda: activities.complete_task(db, actor, pick, versions[pick])) is not None:
-                st.success(t("pipeline.saved"))
+                done(t("pipeline.saved"))

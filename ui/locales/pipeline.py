@@ -159,3 +159,31 @@ STRINGS = {
     "pipeline.handover.done": ("Handed over {accounts} accounts, {open_opportunities} open deals and {open_tasks} open "
                                "tasks.", "已交接 {accounts} 个客户、{open_opportunities} 个进行中商机和 {open_tasks} 个待办。"),
 }
+STRINGS.update({
+    "pipeline.settings.read_only": ("Only managers and admins change these rules.", "只有经理和管理员可以修改这些规则。"),
+    "pipeline.settings.pool.return_after_days": ("Return to the pool after (days without follow-up)", "无跟进回收天数"),
+    "pipeline.settings.pool.daily_claim_limit": ("Daily claim limit per rep", "每人每日领取上限"),
+    "pipeline.settings.pool.reclaim_cooldown_days": ("Re-claim cool-down (days)", "重新领取冷却天数"),
+    "pipeline.settings.pool.warn_days": ("Warn this many days before return", "回收前提醒天数"),
+    "pipeline.settings.reminders.stale_stage_days": ("Stale in stage after (days)", "阶段停滞天数"),
+    "pipeline.settings.reminders.payment_due_days": ("Payments due within (days)", "回款提醒天数"),
+    "pipeline.settings.lifecycle.dormant_after_days": ("Dormant after (days since last purchase)", "沉睡天数（距上次购买）"),
+    "pipeline.settings.lifecycle.churned_after_days": ("Churned after (days since last purchase)", "流失天数（距上次购买）"),
+    "pipeline.settings.rules": ("Assignment rules (first match wins)", "分配规则（按顺序匹配）"),
+    "pipeline.settings.rules_help": ("region / industry: leads whose region or industry equals Match; round_robin: "
+                                     "every lead. They go to User, or in turn to the active reps of Team.",
+                                     "region / industry：区域或行业等于“匹配值”的线索；round_robin：所有线索。"
+                                     "分给“用户”，或在“团队”的在职销售中轮流分配。"),
+    "pipeline.settings.kind": ("Kind", "类型"),
+    "pipeline.settings.match": ("Match", "匹配值"),
+    "pipeline.settings.team": ("Team (department id)", "团队（部门编号）"),
+    "pipeline.settings.user": ("User id", "用户编号"),
+    "pipeline.settings.save": ("Save rules", "保存规则"),
+    "pipeline.settings.saved": ("{n} settings changed.", "已修改 {n} 项设置。"),
+    "pipeline.settings.ids": ("User and team ids", "用户与团队编号"),
+    "pipeline.settings.playbooks": ("Stage playbooks", "阶段工作清单"),
+    "pipeline.settings.playbooks_help": ("One checklist item per line; shown on every deal in that stage.",
+                                         "每行一项；显示在处于该阶段的每个商机上。"),
+    "pipeline.settings.save_playbooks": ("Save playbooks", "保存工作清单"),
+    "pipeline.settings.playbooks_saved": ("{n} playbooks changed.", "已修改 {n} 个工作清单。"),
+})

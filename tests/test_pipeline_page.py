@@ -1,0 +1,122 @@
+"""The Pipeline page under AppTest: a rep's day through the forms; bad input shows a message and changes nothing."""
+
+from __future__ import annotations
+
+from crm_core.db import Database
+from tests.apptest_helpers import run_page, texts
+
+
+def _count(path, sql, params=None):
+    db = Database(path, migrate=False)
+    try:
+        return db.scalar(sql, params)
+    finally:
+        db.close()
+
+
+def _submit(at, form: str, label: str):
+    return at.button(key=f"FormSubmitter:{form}-{label}").click().run()
+
+
+def test_rep_registers_an_account_and_a_duplicate_is_refused(app_db):
+    at = run_page("pipeline.py", login="rep1")
+    assert not at.exception
+    assert "My opportunities" in [tab.label for tab in at.tabs]
+    assert "Manage" not in [tab.label for tab in at.tabs]
+    before = _count(app_db, "SELECT count(*) FROM accounts")
+    at.text_input(key="pl_acc_name").set_value("Zephyr Test Instruments Co., Ltd.")
+    at.text_input(key="pl_acc_phone").set_value("+86 21 7777 0001")
+    _submit(at, "pl_account_form", "Register account")
+    assert not at.exception
+    assert any("Zephyr Test Instruments" in s.value for s in at.success)
+    assert _count(app_db, "SELECT count(*) FROM accounts") == before + 1
+    # the same company in full-width letters with a Chinese suffix: refused, nothing added
+    at.text_input(key="pl_acc_name").set_value("ＺＥＰＨＹＲ Test Instruments 有限公司")
+    at.text_input(key="pl_acc_phone").set_value("")
+    _submit(at, "pl_account_form", "Register account")
+    assert any("already registered" in e.value and "since" in e.value for e in at.error)
+    assert _count(app_db, "SELECT count(*) FROM accounts") == before + 1
+
+
+def test_blank_name_shows_a_message_and_changes_nothing(app_db):
+    at = run_page("pipeline.py", login="rep1")
+    before = _count(app_db, "SELECT count(*) FROM accounts")
+    _submit(at, "pl_account_form", "Register account")
+    assert any("needs a name" in e.value for e in at.error)
+    assert not at.exception
+    deals = _count(app_db, "SELECT count(*) FROM opportunities")
+    _submit(at, "pl_deal_form", "Save opportunity")          # no name
+    assert any("needs a name" in e.value for e in at.error)
+    assert _count(app_db, "SELECT count(*) FROM accounts") == before
+    assert _count(app_db, "SELECT count(*) FROM opportunities") == deals
+
+
+def test_rep_enters_a_deal_logs_a_follow_up_and_claims_from_the_pool(app_db):
+    at = run_page("pipeline.py", login="rep1")
+    deals = _count(app_db, "SELECT count(*) FROM opportunities")
+    # a deal on an existing account (the picker's first entry after "a new account")
+    accounts = at.selectbox(key="pl_deal_account").options
+    at.selectbox(key="pl_deal_account").select_index(1).run()
+    at.text_input(key="pl_deal_name").set_value("AppTest scanners")
+    at.number_input(key="pl_deal_amount").set_value(12500.0)
+    _submit(at, "pl_deal_form", "Save opportunity")
+    assert not at.exception, at.exception
+    assert any("AppTest scanners" in s.value for s in at.success), [e.value for e in at.error]
+    assert len(accounts) > 1
+    assert _count(app_db, "SELECT count(*) FROM opportunities") == deals + 1
+    opp_id = _count(app_db, "SELECT id FROM opportunities WHERE name = 'AppTest scanners'")
+    assert _count(app_db, "SELECT count(*) FROM stage_history WHERE opportunity_id = ?", [opp_id]) == 1
+
+    # a follow-up without a subject is refused; with one it is saved with a next date
+    acts = _count(app_db, "SELECT count(*) FROM activities")
+    _submit(at, "pl_activity_form", "Save follow-up")
+    assert any("needs a subject" in e.value for e in at.error)
+    assert _count(app_db, "SELECT count(*) FROM activities") == acts
+    at.text_input(key="pl_act_subject").set_value("Called the buyer")
+    _submit(at, "pl_activity_form", "Save follow-up")
+    assert any("Follow-up saved" in s.value for s in at.success)
+    assert _count(app_db, "SELECT count(*) FROM activities") == acts + 1
+
+    # claim the first pool account
+    pick = at.selectbox(key="pl_pool_pick").value
+    _submit(at, "pl_claim_form", "Claim")
+    assert any("is yours now" in s.value for s in at.success), [e.value for e in at.error]
+    assert _count(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [pick]) == _count(
+        app_db, "SELECT id FROM users WHERE login = 'rep1'")
+    assert "1 / 5" in texts(at)
+
+
+def test_release_needs_a_reason(app_db):
+    at = run_page("pipeline.py", login="rep2")
+    pick = at.selectbox(key="pl_rel_pick").value
+    owner = _count(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [pick])
+    _submit(at, "pl_release_form", "Release to the pool")
+    assert any("why you release" in e.value for e in at.error)
+    assert _count(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [pick]) == owner
+    at.text_input(key="pl_rel_reason").set_value("No budget this year")
+    _submit(at, "pl_release_form", "Release to the pool")
+    assert _count(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [pick]) is None
+
+
+def test_manager_sees_manage_tab_and_reminders(app_db):
+    at = run_page("pipeline.py", login="manager1")
+    assert not at.exception
+    labels = [tab.label for tab in at.tabs]
+    assert "Manage" in labels and "Reminders" in labels
+    shown = texts(at)
+    for heading in ("Overdue follow-ups", "Payments due", "Past expected close", "Stale in stage",
+                    "Merge duplicate accounts", "Hand over a rep's accounts", "Lifecycle rules"):
+        assert heading in shown
+
+
+def test_settings_tab_saves_rules_and_refuses_bad_values(app_db):
+    at = run_page("settings.py", login="manager1")
+    assert not at.exception
+    at.number_input(key="pl_set_pool.daily_claim_limit").set_value(9)
+    _submit(at, "pl_settings_form", "Save rules")
+    assert any("1 settings changed" in s.value for s in at.success)
+    assert _count(app_db, "SELECT value FROM settings WHERE key = 'pool.daily_claim_limit'") == "9"
+    at.number_input(key="pl_set_lifecycle.churned_after_days").set_value(100)   # shorter than dormant (180)
+    _submit(at, "pl_settings_form", "Save rules")
+    assert any("must be longer than dormant" in e.value for e in at.error)
+    assert _count(app_db, "SELECT value FROM settings WHERE key = 'lifecycle.churned_after_days'") is None
