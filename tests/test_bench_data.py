@@ -122,3 +122,16 @@ def test_refuses_unknown_scale_and_full_database(small_db, db):
         bench_data.generate(db, "huge")
     with pytest.raises(RuntimeError, match="empty database"):
         bench_data.generate(small_db, "small")
+
+
+def test_match_keys_agree_with_crm_core(small_db):
+    from crm_core import accounts
+
+    cols = {r[0] for r in small_db.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'")}
+    if "tax_key" not in cols:
+        pytest.skip("the pipeline's match keys are not in this schema")
+    rows = small_db.rows("SELECT tax_id, phone, tax_key, phone_key FROM accounts WHERE id % 97 = 0")
+    from crm_core.names import normalize_tax_id
+
+    assert all(normalize_tax_id(t) == tk and accounts.phone_key(p) == pk for t, p, tk, pk in rows)

@@ -1,0 +1,350 @@
+"""`crm bench`: Panorama's speed measured at a given size, against its budgets.
+
+`run(scale)` generates deterministic synthetic data (`crm_core.bench_data`)
+into a database in a temporary directory, then measures, in this order:
+
+1. each page's crm_core computation warm (first call, then median and p95 of
+   repeated calls), found by reading the pages (`crm_core.bench_pages`), and
+   every report of `crm_core.reports.all_reports()`;
+2. single-row form writes (versioned update + audit + change hook) on the big
+   tables, p50 / p95;
+3. the relationship graph HTML for the big group (2,000 accounts);
+4. 16 threads doing page reads and writes at once: throughput and errors;
+5. each page cold, in a new process;
+6. a CSV import of new order lines end to end, beside a plain DuckDB
+   `read_csv` of the same file;
+7. peak RSS of the whole run, children included.
+
+The result is a dict (written as JSON) with one entry per measurement and its
+budget; `complete` is true only when every measurement ran. Budgets are those
+of issue 10 and hold at the "1m" scale; at other scales pass/fail is shown for
+orientation only.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from crm_core import bench_ops
+from crm_core.access import load_actor
+from crm_core.bench_data import SCALES, generate
+from crm_core.bench_pages import CannotCall, Context, PageCall, build_args, page_calls, time_calls
+from crm_core.db import Database
+from crm_core.reports import all_reports
+
+__all__ = ["generate", "run", "format_table", "SCALES", "SETTINGS"]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    min_calls: int            # warm calls per function, at least
+    max_calls: int            # and at most
+    max_seconds: float        # stop repeating after this long (once min_calls are done)
+    writes: int               # single-row writes per kind
+    graph_repeats: int
+    concurrency_s: float
+    import_rows: int
+    memory_limit: str         # DuckDB memory_limit; leaves room for Python and polars in 2 GiB
+    total_budget_s: float
+    cold_per_page: bool       # a new process per page (else one new process for all pages)
+
+
+SETTINGS: dict[str, RunSettings] = {
+    "small": RunSettings(3, 5, 0.2, 5, 2, 2.0, 20_000, "1GB", 30.0, False),
+    "100k": RunSettings(5, 20, 2.0, 50, 3, 10.0, 200_000, "1GB", 600.0, True),
+    "1m": RunSettings(5, 20, 3.0, 50, 3, 30.0, 1_000_000, "1200MB", 600.0, True),
+}
+
+WRITE_BUDGET_MS = 20.0
+IMPORT_RATE_BUDGET = 300_000
+IMPORT_RATIO_BUDGET = 0.3
+MEMORY_BUDGET_MIB = 2048.0
+REPORT_BUDGET_MS = 150.0
+FAST_REPORT_MODULES = ("crm_core.forecast", "crm_core.plans")
+MACHINE_NOTE = ("shared machine: other developers' test runs were using the same 2 cores, so figures "
+                "are pessimistic")
+
+
+@dataclass
+class Measurement:
+    """One line of the report: a figure, its budget, and whether it held."""
+
+    group: str                    # generate | page | report | cold | write | graph | concurrency | import | memory | run
+    name: str
+    value: float | None
+    unit: str
+    budget: float | None = None
+    higher_is_better: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None      # set when the measurement could not run
+
+    @property
+    def passed(self) -> bool | None:
+        if self.error is not None or self.value is None:
+            return None
+        if self.budget is None:
+            return None
+        return self.value >= self.budget if self.higher_is_better else self.value <= self.budget
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["passed"] = self.passed
+        return d
+
+
+class Bench:
+    """One benchmark run: the measurements collected so far."""
+
+    def __init__(self, scale: str, progress: Callable[[str], None] | None = None):
+        self.scale = scale
+        self.settings = SETTINGS[scale]
+        self.items: list[Measurement] = []
+        self.notes: list[str] = []
+        self._progress = progress or (lambda _msg: None)
+        self.started = time.perf_counter()
+
+    def say(self, msg: str) -> None:
+        self._progress(f"[{time.perf_counter() - self.started:7.1f}s] {msg}")
+
+    def add(self, m: Measurement) -> Measurement:
+        self.items.append(m)
+        return m
+
+    def attempt(self, group: str, name: str, unit: str, fn: Callable[[], Measurement | list[Measurement]]) -> None:
+        """Run one measurement; an exception becomes an error line (and makes the run incomplete)."""
+        try:
+            got = fn()
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, the run goes on
+            self.add(Measurement(group, name, None, unit, error=f"{type(exc).__name__}: {exc}"[:500]))
+            self.say(f"  {name}: FAILED {type(exc).__name__}: {exc}"[:300])
+            return
+        for m in got if isinstance(got, list) else [got]:
+            self.add(m)
+
+
+def run(scale: str = "small", *, today: date | None = None, workdir: str | None = None,
+        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the whole benchmark at `scale` in a temporary directory (removed afterwards)."""
+    if scale not in SETTINGS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SETTINGS)}")
+    today = today or date.today()
+    tmp = Path(tempfile.mkdtemp(prefix="panorama-bench-", dir=workdir))
+    bench = Bench(scale, progress)
+    try:
+        with bench_ops.PeakMemory() as mem:
+            _run_phases(bench, tmp, today)
+        bench.add(Measurement("memory", "peak RSS (whole run, incl. children)", round(mem.peak_mib(), 1), "MiB",
+                              MEMORY_BUDGET_MIB))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    total = time.perf_counter() - bench.started
+    bench.add(Measurement("run", f"whole bench at {scale}", round(total, 1), "s", bench.settings.total_budget_s))
+    return _result(bench, today, total)
+
+
+def _run_phases(bench: Bench, tmp: Path, today: date) -> None:
+    st = bench.settings
+    path = tmp / "bench.duckdb"
+    db = Database(path)
+    db.execute(f"SET memory_limit = '{st.memory_limit}'")
+    db.execute(f"SET temp_directory = '{str(tmp / 'spill')}'")
+    bench.say(f"generating {bench.scale} data")
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    counts = generate(db, bench.scale, today=today, timings=phases)
+    bench.add(Measurement("generate", "synthetic data generation (SQL)", phases["sql_s"], "s",
+                          detail={"rows": counts}))
+    bench.add(Measurement("generate", "derived data rebuilt by change hooks", phases["hooks_s"], "s"))
+    bench.say(f"  {sum(counts.values()):,} rows in {time.perf_counter() - t0:.1f}s")
+    admin = load_actor(db, "admin")
+    rep = db.scalar("SELECT min(id) FROM users WHERE role = 'rep'")
+    ctx = Context(today=today, extra={"stage_id": 1, "owner_id": rep, "user_id": rep, "contact_id": 1,
+                                      "product_id": 1, "department_id": 1})
+    calls = page_calls()
+    callables: list[tuple[str, Callable[[], Any]]] = []
+
+    bench.say(f"pages: {len(calls)} computations")
+    for call in calls:
+        bench.attempt("page", call.label, "ms", lambda c=call: _page(bench, db, admin, ctx, c, callables))
+
+    reports = all_reports()
+    bench.say(f"reports: {len(reports)}")
+    for name, fn in sorted(reports.items()):
+        bench.attempt("report", f"report {name}", "ms", lambda n=name, f=fn: _report(bench, db, admin, ctx, n, f))
+
+    bench.say("single-row writes")
+    bench.attempt("write", "single-row writes", "ms", lambda: _writes(db, admin, st.writes, today))
+
+    bench.say("relationship graph")
+    bench.attempt("graph", "relationship graph HTML (big group)", "ms",
+                  lambda: _graph(db, admin, ctx.account_id, st.graph_repeats))
+
+    bench.say(f"concurrency: 16 threads for {st.concurrency_s:.0f}s")
+    bench.attempt("concurrency", "16 threads reading and writing", "errors",
+                  lambda: _concurrency(db, admin, callables, st.concurrency_s))
+    db.close()
+
+    bench.say("cold page loads (a new process each)")
+    bench.attempt("cold", "cold page loads", "ms",
+                  lambda: _cold(str(path), calls, today, st.memory_limit, st.cold_per_page, ctx.extra))
+
+    db = Database(path)
+    db.execute(f"SET memory_limit = '{st.memory_limit}'")
+    bench.say(f"CSV import of {st.import_rows:,} order lines")
+    bench.attempt("import", "CSV import (orders)", "rows/s", lambda: _import(db, load_actor(db, "admin"), tmp,
+                                                                               st.import_rows))
+    db.close()
+
+
+def _page(bench: Bench, db: Database, actor: Any, ctx: Context, call: PageCall,
+          callables: list[tuple[str, Callable[[], Any]]]) -> Measurement:
+    fn = call.function()
+    try:
+        args, kwargs = build_args(fn, ctx, call)
+    except CannotCall as exc:
+        raise CannotCall(f"{call.module}.{call.name}: {exc}") from None
+
+    def once() -> Any:
+        return fn(db, actor, *args, **kwargs)
+
+    st = bench.settings
+    timing = time_calls(once, min_calls=st.min_calls, max_calls=st.max_calls, max_seconds=st.max_seconds)
+    callables.append((call.label, once))
+    bench.say(f"  {call.label}: median {timing.median_ms:.1f} ms")
+    return Measurement("page", call.label, round(timing.median_ms, 2), "ms", call.budget_ms,
+                       detail={**timing.as_dict(), "source": call.source})
+
+
+def _report(bench: Bench, db: Database, actor: Any, ctx: Context, name: str, fn: Callable[..., Any]) -> Measurement:
+    from crm_core.reports import ReportOptions
+
+    opts = ReportOptions(today=ctx.today)
+    st = bench.settings
+    timing = time_calls(lambda: fn(db, actor, opts), min_calls=st.min_calls, max_calls=st.max_calls,
+                        max_seconds=st.max_seconds)
+    budget = 100.0 if fn.__module__ in FAST_REPORT_MODULES else REPORT_BUDGET_MS
+    bench.say(f"  report {name}: median {timing.median_ms:.1f} ms")
+    return Measurement("report", f"report {name}", round(timing.median_ms, 2), "ms", budget,
+                       detail={**timing.as_dict(), "module": fn.__module__})
+
+
+def _writes(db: Database, actor: Any, n: int, today: date) -> list[Measurement]:
+    out = []
+    for label, s in bench_ops.single_row_writes(db, actor, n, today).items():
+        err = s.get("error") or (None if s.get("writes") else "no rows were written")
+        out.append(Measurement("write", f"write: {label} p95", s.get("p95_ms"), "ms", WRITE_BUDGET_MS,
+                               detail=s, error=err))
+    return out
+
+
+def _graph(db: Database, actor: Any, account_id: int, repeats: int) -> Measurement:
+    g = bench_ops.graph_html(db, actor, account_id, repeats)
+    from crm_core.bench_pages import PAGE_BUDGET_MS
+
+    err = None if g["renderer"] else "ui.graph_render is not there; only the group query was timed"
+    return Measurement("graph", f"relationship graph HTML, {g['nodes']:,} nodes", g["total_ms"], "ms",
+                       PAGE_BUDGET_MS, detail=g, error=err)
+
+
+def _concurrency(db: Database, actor: Any, callables: list[tuple[str, Callable[[], Any]]],
+                 seconds: float) -> Measurement:
+    if not callables:
+        raise RuntimeError("no page computation ran, nothing to read concurrently")
+    c = bench_ops.concurrency(db, actor, callables, threads=16, seconds=seconds)
+    return Measurement("concurrency", f"16 threads x {c['seconds']:.0f}s: {c['ops_per_s']} ops/s, errors",
+                       c["errors"], "errors", 0, detail=c)
+
+
+def _cold(db_path: str, calls: list[PageCall], today: date, memory_limit: str, per_page: bool,
+          extra: dict[str, Any]) -> list[Measurement]:
+    out = []
+    got_all = bench_ops.cold_calls(db_path, calls, today.isoformat(), memory_limit=memory_limit, per_page=per_page,
+                                   extra=extra)
+    for source, got in got_all.items():
+        name = f"cold: {Path(source).stem} (new process, first calls)"
+        if "error" in got:
+            out.append(Measurement("cold", name, None, "ms", error=got["error"]))
+        else:
+            out.append(Measurement("cold", name, got["first_calls_ms"], "ms", detail=got))
+    return out
+
+
+def _import(db: Database, actor: Any, tmp: Path, rows: int) -> list[Measurement]:
+    got = bench_ops.import_csv(db, actor, tmp, rows)
+    plain = Measurement("import", "plain DuckDB read_csv of the same file", got.get("read_csv_rows_per_s"),
+                        "rows/s", detail=got)
+    if "missing" in got:
+        return [plain, Measurement("import", "CSV import with validation", None, "rows/s", IMPORT_RATE_BUDGET,
+                                   True, detail=got, error=got["missing"])]
+    return [plain,
+            Measurement("import", "CSV import with validation", got.get("import_rows_per_s"), "rows/s",
+                        IMPORT_RATE_BUDGET, True, detail=got, error=got.get("error")),
+            Measurement("import", "import / read_csv ratio", got.get("ratio"), "x", IMPORT_RATIO_BUDGET, True,
+                        detail={})]
+
+
+def _result(bench: Bench, today: date, total: float) -> dict[str, Any]:
+    items = [m.as_dict() for m in bench.items]
+    failed = [m.name for m in bench.items if m.passed is False]
+    errors = {m.name: m.error for m in bench.items if m.error is not None}
+    expected_groups = {"generate", "page", "report", "write", "graph", "concurrency", "cold", "import", "memory"}
+    ran_groups = {m.group for m in bench.items if m.error is None}
+    return {
+        "scale": bench.scale,
+        "data": asdict(SCALES[bench.scale]),
+        "today": today.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
+                    "platform": platform.platform()},
+        "total_seconds": round(total, 1),
+        "measurements": items,
+        "failed_budgets": failed,
+        "errors": errors,
+        "complete": not errors and expected_groups <= ran_groups,
+        "budgets_apply_at": "1m",
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result as a readable table: figure, budget, pass/fail."""
+    lines = [f"Panorama bench, scale {result['scale']} ({result['data']['opportunities']:,} opportunities, "
+             f"{result['data']['accounts']:,} accounts, {result['data']['order_lines']:,} order lines), "
+             f"{result['machine']['cpus']} CPUs, duckdb {result['machine']['duckdb']}",
+             ""]
+    width = max([len(m["name"]) for m in result["measurements"]] + [20])
+    lines.append(f"{'measurement':<{width}}  {'value':>14}  {'budget':>12}  result")
+    lines.append("-" * (width + 40))
+    for m in result["measurements"]:
+        if m["error"]:
+            value, verdict = "—", f"ERROR: {m['error']}"
+        else:
+            value = _fmt(m["value"], m["unit"])
+            verdict = {True: "pass", False: "FAIL", None: ""}[m["passed"]]
+        budget = "" if m["budget"] is None else ("≥ " if m["higher_is_better"] else "≤ ") + _fmt(m["budget"], m["unit"])
+        lines.append(f"{m['name']:<{width}}  {value:>14}  {budget:>12}  {verdict}")
+    lines.append("")
+    verdict = "complete" if result["complete"] else "INCOMPLETE (see errors)"
+    lines.append(f"{len(result['failed_budgets'])} budget(s) failed; run {verdict} in {result['total_seconds']} s"
+                 + ("" if result["scale"] == "1m" else " (budgets hold at scale 1m; shown for orientation)"))
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "rows/s":
+        return f"{value:,.0f} {unit}"
+    if unit in ("errors",):
+        return f"{value:.0f} {unit}"
+    return f"{value:,.1f} {unit}" if unit != "x" else f"{value:.2f}x"

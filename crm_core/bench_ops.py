@@ -1,0 +1,437 @@
+"""The benchmark's measurements other than page reads: writes, graph, import,
+concurrency, cold starts and peak memory.
+
+Each function returns plain dicts of figures; `crm_core.bench` turns them into
+budget lines. SQL here only generates benchmark files and picks rows to edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from crm_core import hooks, records
+from crm_core.access import Actor
+from crm_core.bench_pages import PageCall, build_args, percentile
+from crm_core.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- peak memory ----------------------------------------------------------------
+class PeakMemory:
+    """Samples the RSS of this process plus all its children every 50 ms.
+
+    `ru_maxrss` of self and of waited-for children catches peaks between
+    samples; the figure reported is the largest of the three.
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
+        self._proc = psutil.Process()
+
+    def _sample(self) -> None:
+        total = 0
+        try:
+            total = self._proc.memory_info().rss
+            for child in self._proc.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return
+        self.peak = max(self.peak, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def peak_mib(self) -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        return max(self.peak, own, kids) / 2**20
+
+
+# -- single-row writes -------------------------------------------------------------
+class HookTimer:
+    """While active, `hooks.notify` times each change listener, so a slow write can be blamed on its listener.
+
+    Writers call `hooks.notify` through the module attribute, so replacing it
+    here sees every call; the listeners are the ones `hooks.on_change` registered.
+    """
+
+    def __init__(self) -> None:
+        self.by_listener: dict[str, float] = {}
+        self.current = 0.0
+
+    def _notify(self, db: Any, table: str, account_ids: Any = None) -> None:
+        ids = None if account_ids is None else sorted({int(i) for i in account_ids if i is not None})
+        for fn in list(hooks._listeners.get(table, [])):
+            t0 = time.perf_counter()
+            fn(db, ids)
+            ms = (time.perf_counter() - t0) * 1000
+            key = f"{fn.__module__}.{fn.__qualname__} ({table})"
+            self.by_listener[key] = self.by_listener.get(key, 0.0) + ms
+            self.current += ms
+
+    def __enter__(self) -> HookTimer:
+        self._orig = hooks.notify
+        hooks.notify = self._notify
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        hooks.notify = self._orig
+
+
+def _pick(db: Database, sql_from: str, n: int) -> list[int]:
+    """n row ids spread over the table, the same ones every run (sql_from: a constant written here)."""
+    return [r[0] for r in db.rows(f"SELECT id {sql_from} ORDER BY hash(id) LIMIT ?", [n])]
+
+
+def _write_plans(db: Database, actor: Actor, n: int, today: Any) -> list[tuple[str, list[Callable[[], Any]]]]:
+    """(label, one closure per write) for each kind of form save the app has."""
+    from datetime import timedelta
+
+    opp_mod = _optional("crm_core.opportunities")
+    acc_mod = _optional("crm_core.accounts")
+    plans: list[tuple[str, list[Callable[[], Any]]]] = []
+
+    def version(table: str, row_id: int) -> dict[str, Any]:
+        return db.one(f"SELECT * FROM {table} WHERE id = ?", [row_id]) or {}
+
+    ids = _pick(db, "FROM opportunities", n)
+    plans.append(("records.update_versioned (opportunity amount, no hooks)", [
+        lambda i=i: records.update_versioned(db, actor, "opportunities", i, version("opportunities", i)["version"],
+                                             {"amount": version("opportunities", i)["amount"] + 1})
+        for i in ids]))
+    if opp_mod is not None and hasattr(opp_mod, "update"):
+        ids = _pick(db, "FROM opportunities WHERE status = 'open'", n)
+        plans.append(("opportunities.update (amount)", [
+            lambda i=i: (lambda r: opp_mod.update(db, actor, i, r["version"], {"amount": r["amount"] + 100}))(
+                version("opportunities", i)) for i in ids]))
+        ids = _pick(db, "FROM opportunities WHERE status = 'open' AND stage_id < 5", n)
+        plans.append(("opportunities.update (stage move)", [
+            lambda i=i: (lambda r: opp_mod.update(db, actor, i, r["version"], {"stage_id": r["stage_id"] + 1}))(
+                version("opportunities", i)) for i in ids]))
+    else:
+        plans.append(("opportunities.update (amount)", [lambda: _missing("crm_core.opportunities.update")]))
+    if opp_mod is not None and hasattr(opp_mod, "create"):
+        accts = db.rows("SELECT id, owner_id FROM accounts WHERE owner_id IS NOT NULL ORDER BY hash(id) LIMIT ?", [n])
+        close = today + timedelta(days=45)
+        plans.append(("opportunities.create", [
+            lambda a=a, k=k: opp_mod.create(db, actor, name=f"Bench deal {k}", stage_id=1, amount=5000 + k,
+                                            expected_close=close, account_id=a[0], owner_id=a[1])
+            for k, a in enumerate(accts)]))
+    else:
+        plans.append(("opportunities.create", [lambda: _missing("crm_core.opportunities.create")]))
+    if acc_mod is not None and hasattr(acc_mod, "update"):
+        ids = _pick(db, "FROM accounts WHERE owner_id IS NOT NULL", n)
+        plans.append(("accounts.update (notes)", [
+            lambda i=i, k=k: acc_mod.update(db, actor, i, version("accounts", i)["version"], {"notes": f"bench {k}"})
+            for k, i in enumerate(ids)]))
+    return plans
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _missing(what: str) -> None:
+    raise RuntimeError(f"{what} is not there yet")
+
+
+def single_row_writes(db: Database, actor: Actor, n: int, today: Any) -> dict[str, dict[str, Any]]:
+    """Form saves on the big tables, each timed end to end (change hooks included), p50/p95.
+
+    The time spent in each change listener is reported beside it, since a
+    slow save is usually a listener recomputing too much.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for label, writes in _write_plans(db, actor, n, today):
+        samples: list[float] = []
+        hook_ms: list[float] = []
+        with HookTimer() as timer:
+            for w in writes:
+                timer.current = 0.0
+                t0 = time.perf_counter()
+                w()
+                samples.append((time.perf_counter() - t0) * 1000)
+                hook_ms.append(timer.current)
+        s = _summary(samples)
+        if hook_ms:
+            s["hooks_p50_ms"] = round(percentile(hook_ms, 50), 2)
+            s["hooks_p95_ms"] = round(percentile(hook_ms, 95), 2)
+            s["hooks_mean_ms_by_listener"] = {k: round(v / len(samples), 2) for k, v in timer.by_listener.items()}
+        out[label] = s
+    return out
+
+
+def _summary(samples: list[float]) -> dict[str, Any]:
+    if not samples:
+        return {"writes": 0}
+    return {"writes": len(samples), "p50_ms": round(percentile(samples, 50), 2),
+            "p95_ms": round(percentile(samples, 95), 2), "max_ms": round(max(samples), 2)}
+
+
+# -- relationship graph ---------------------------------------------------------------
+def graph_html(db: Database, actor: Actor, account_id: int, repeats: int) -> dict[str, Any]:
+    """The relationships page's work for a big group: the group query, then the HTML.
+
+    Uses the page's own helpers when present (a ui module that turns a group
+    into vis nodes/edges, then `ui.graph_render.render`).
+    """
+    from crm_core import graph
+
+    render = _graph_renderer()
+    timings: dict[str, list[float]] = {"query_ms": [], "html_ms": [], "total_ms": []}
+    nodes = 0
+    size = 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        group = graph.account_group(db, actor, account_id)
+        t1 = time.perf_counter()
+        html = render(group) if render else ""
+        t2 = time.perf_counter()
+        timings["query_ms"].append((t1 - t0) * 1000)
+        timings["html_ms"].append((t2 - t1) * 1000)
+        timings["total_ms"].append((t2 - t0) * 1000)
+        nodes_df = getattr(group, "nodes", group)
+        nodes = int(getattr(nodes_df, "height", 0))
+        size = len(html)
+    out: dict[str, Any] = {"nodes": nodes, "html_bytes": size, "renderer": bool(render)}
+    for key, vals in timings.items():
+        first, rest = vals[0], vals[1:] or vals
+        out[key] = round(percentile(rest, 50), 2)
+        out[key.replace("_ms", "_first_ms")] = round(first, 2)
+    return out
+
+
+def _graph_renderer() -> Callable[[Any], str] | None:
+    """group -> HTML through the page's helpers, or None when they are not there."""
+    try:
+        render_mod = importlib.import_module("ui.graph_render")
+    except ImportError:
+        return None
+    for modname, fname in (("ui.graph_view", "group_html"), ("ui.graph_view", "account_group_html"),
+                           ("ui.relationships", "group_html"), ("ui.graph_render", "group_html")):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        fn = getattr(mod, fname, None)
+        if fn is not None:
+            return fn
+
+    import polars as pl
+
+    def basic(group: Any) -> str:
+        # No page helper found: draw the nodes and edges as the page would, one vis node per account.
+        nodes = group.nodes.select(pl.col("id"), pl.col("name").alias("label"), pl.col("depth").alias("level"))
+        edges = group.edges
+        if "from" not in edges.columns:
+            cols = edges.columns
+            edges = edges.rename({cols[0]: "from", cols[1]: "to"})
+        ids = nodes["id"].to_list()
+        parents = group.nodes["via_id"].to_list() if "via_id" in group.nodes.columns else [None] * len(ids)
+        if nodes.height > render_mod.PHYSICS_LIMIT:
+            xs, ys = render_mod.tree_positions(ids, parents, radial=True)
+            nodes = nodes.with_columns(pl.Series("x", xs), pl.Series("y", ys))
+        return render_mod.render(nodes, edges.select("from", "to"))
+
+    return basic
+
+
+# -- CSV import ------------------------------------------------------------------------
+def import_csv(db: Database, actor: Actor, workdir: Path, rows: int) -> dict[str, Any]:
+    """Import `rows` new order lines through the importer, beside a plain read_csv of the same file."""
+    path = workdir / "bench_orders.csv"
+    with db.cursor() as cur:
+        cur.execute(
+            f"""COPY (
+                SELECT 'BENCH-' || i AS external_id, 'SO-BENCH-' || (i // 3) AS order_no,
+                       'A' || lpad((1 + hash(i, 'a') % (SELECT max(id) FROM accounts))::VARCHAR, 6, '0') AS account,
+                       'P' || lpad((1 + hash(i, 'p') % 12)::VARCHAR, 3, '0') AS product,
+                       current_date - (hash(i, 'd') % 700)::INTEGER AS order_date,
+                       1 + hash(i, 'q') % 10 AS quantity,
+                       round(100 + (hash(i, 'm') % 100000) / 10.0, 2) AS amount
+                FROM range({int(rows)}) t(i)
+            ) TO '{_sql_path(path)}' (HEADER, DELIMITER ',')"""
+        )
+    size_mb = path.stat().st_size / 2**20
+    with db.cursor() as cur:
+        t0 = time.perf_counter()
+        cur.execute(f"CREATE TEMP TABLE _bench_read AS SELECT * FROM read_csv('{_sql_path(path)}')")
+        plain_s = time.perf_counter() - t0
+        plain_rows = cur.execute("SELECT count(*) FROM _bench_read").fetchone()[0]
+        cur.execute("DROP TABLE _bench_read")
+    out: dict[str, Any] = {"rows": rows, "file_mb": round(size_mb, 1), "read_csv_s": round(plain_s, 3),
+                           "read_csv_rows_per_s": round(plain_rows / plain_s) if plain_s else None}
+    try:
+        importer = importlib.import_module("crm_core.importer")
+        import_file = importer.import_file
+    except (ImportError, AttributeError):
+        out["missing"] = "crm_core.importer.import_file is not there yet"
+        return out
+    t0 = time.perf_counter()
+    result = import_file(db, actor, "orders", path, dry_run=False)
+    seconds = time.perf_counter() - t0
+    out.update({"import_s": round(seconds, 3), "created": result.created, "rejected": result.rejected,
+                "import_rows_per_s": round(rows / seconds) if seconds else None})
+    if out.get("read_csv_rows_per_s") and out.get("import_rows_per_s"):
+        out["ratio"] = round(out["import_rows_per_s"] / out["read_csv_rows_per_s"], 3)
+    if result.created != rows:
+        out["error"] = f"imported {result.created} of {rows} rows ({result.rejected} rejected)"
+    return out
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+# -- concurrency --------------------------------------------------------------------------
+def concurrency(db: Database, actor: Actor, calls: list[tuple[str, Callable[[], Any]]], *, threads: int,
+                seconds: float, write_share: float = 0.25) -> dict[str, Any]:
+    """`threads` workers doing page reads and single-row writes for `seconds`.
+
+    Each worker edits only opportunities whose id is congruent to its number,
+    so stale-edit refusals (correct behaviour, not errors) cannot happen; any
+    exception is an error.
+    """
+    top = int(db.scalar("SELECT max(id) FROM opportunities") or 1)
+    stop = time.perf_counter() + seconds
+    lock = threading.Lock()
+    stats = {"reads": 0, "writes": 0, "errors": 0}
+    errors: list[str] = []
+    latencies: list[float] = []
+
+    opp_mod = _optional("crm_core.opportunities")
+    edit = getattr(opp_mod, "update", None)
+
+    def save(row: dict[str, Any]) -> None:
+        if edit is not None:
+            edit(db, actor, row["id"], row["version"], {"amount": row["amount"] + 1})
+        else:
+            records.update_versioned(db, actor, "opportunities", row["id"], row["version"],
+                                     {"amount": row["amount"] + 1})
+            hooks.notify(db, "opportunities", [row["account_id"]])
+
+    def worker(n: int) -> None:
+        rng = random.Random(n)
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            kind = "writes" if rng.random() < write_share else "reads"
+            try:
+                if kind == "writes":
+                    row_id = n + 1 + threads * rng.randint(0, max(0, (top - n - 1) // threads))
+                    row = db.one("SELECT id, version, amount, account_id FROM opportunities WHERE id = ?", [row_id])
+                    if row is not None:
+                        save(row)
+                else:
+                    calls[rng.randrange(len(calls))][1]()
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                with lock:
+                    stats["errors"] += 1
+                    if len(errors) < 5:
+                        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            with lock:
+                stats[kind] += 1
+                latencies.append((time.perf_counter() - t0) * 1000)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(n,), name=f"bench-{n}") for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    ops = stats["reads"] + stats["writes"]
+    return {"threads": threads, "seconds": round(elapsed, 1), **stats, "ops_per_s": round(ops / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+            "p95_ms": round(percentile(latencies, 95), 1) if latencies else None, "error_samples": errors}
+
+
+# -- cold: a new process ----------------------------------------------------------------------
+def cold_calls(db_path: str, page_calls: list[PageCall], today: str, *, memory_limit: str | None,
+               per_page: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per page (or for all pages at once), a fresh Python process opens the database and makes the calls once."""
+    by_page: dict[str, list[PageCall]] = {}
+    for c in page_calls:
+        by_page.setdefault(c.source if per_page else "all pages", []).append(c)
+    out: dict[str, Any] = {}
+    for source, calls in by_page.items():
+        spec = {"extra": extra or {}, "calls": [[c.module, c.name, list(c.consts), list(c.kw_consts)] for c in calls]}
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "crm_core.bench_cold", db_path, today, json.dumps(spec), memory_limit or ""],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        wall = (time.perf_counter() - t0) * 1000
+        if proc.returncode != 0:
+            out[source] = {"error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:300]}
+            continue
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        got["process_wall_ms"] = round(wall, 1)
+        out[source] = got
+    return out
+
+
+def run_cold(argv: list[str]) -> int:
+    """Entry of `python -m crm_core.bench_cold DB TODAY SPEC [MEMORY_LIMIT]`."""
+    from datetime import date
+
+    from crm_core.access import load_actor
+    from crm_core.bench_pages import Context
+
+    t_start = time.perf_counter()
+    db_path, today, spec = argv[0], date.fromisoformat(argv[1]), json.loads(argv[2])
+    memory_limit = argv[3] if len(argv) > 3 and argv[3] else None
+    t0 = time.perf_counter()
+    db = Database(db_path)
+    if memory_limit:
+        db.execute(f"SET memory_limit = '{memory_limit}'")
+    actor = load_actor(db, "admin")
+    open_ms = (time.perf_counter() - t0) * 1000
+    ctx = Context(today=today, extra=spec["extra"])
+    calls: dict[str, Any] = {}
+    for module, name, consts, kw in spec["calls"]:
+        call = PageCall("cold", module, name, tuple(tuple(c) for c in consts), tuple(tuple(k) for k in kw))
+        fn = call.function()
+        args, kwargs = build_args(fn, ctx, call)
+        t0 = time.perf_counter()
+        fn(db, actor, *args, **kwargs)
+        calls[f"{module}.{name}"] = round((time.perf_counter() - t0) * 1000, 2)
+    db.close()
+    print(json.dumps({"open_ms": round(open_ms, 1), "calls_ms": calls,
+                      "first_calls_ms": round(sum(calls.values()), 1),
+                      "in_process_ms": round((time.perf_counter() - t_start) * 1000, 1)}))
+    return 0
