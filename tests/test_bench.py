@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from crm_core import bench, bench_pages
+from crm_core import bench
 from crm_core.bench import Measurement, format_table
 from crm_core.bench_pages import CannotCall, Context, PageCall, build_args, page_calls, percentile
 from crm_core.filters import PipelineFilter
