@@ -101,15 +101,21 @@ def _events_sql(acct: str) -> str:
     """
 
 
-def _fingerprint(cur: Any) -> str:
-    """A cheap signature of the source tables: row counts, top ids, version sums."""
+def _fingerprint(cur: Any, *, full: bool) -> str:
+    """A cheap signature of the source tables.
+
+    The short form (row counts and top ids) notices bulk loads that bypassed
+    the hooks; the full form adds version sums, so a "recompute everything"
+    notification that follows no change at all can be skipped.
+    """
+    versions = "|| ':' || coalesce(sum(version), 0)" if full else ""
     row = cur.execute(
-        """
+        f"""
         SELECT concat_ws('|',
-            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM opportunities),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) {versions} FROM opportunities),
             (SELECT count(*) || ':' || coalesce(max(id), 0) FROM orders),
-            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM payments),
-            (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM contracts),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) {versions} FROM payments),
+            (SELECT count(*) || ':' || coalesce(max(id), 0) {versions} FROM contracts),
             (SELECT count(*) || ':' || coalesce(max(valid_from)::VARCHAR, '') || ':' || count(valid_to)
              FROM user_department_history))
         """
@@ -118,15 +124,13 @@ def _fingerprint(cur: Any) -> str:
 
 
 def _set_state(cur: Any, compacted: int | None = None) -> None:
-    fp = _fingerprint(cur)
-    if compacted is None:
-        cur.execute("""INSERT INTO plan_facts_state (id, fingerprint) VALUES (1, ?)
-                       ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
-                       built_at = now()""", [fp])
-    else:
-        cur.execute("""INSERT INTO plan_facts_state (id, fingerprint, compacted_rows) VALUES (1, ?, ?)
-                       ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
-                       compacted_rows = excluded.compacted_rows, built_at = now()""", [fp, compacted])
+    short, full = _fingerprint(cur, full=False), _fingerprint(cur, full=True)
+    cur.execute("""INSERT INTO plan_facts_state (id, fingerprint, full_fingerprint, compacted_rows)
+                   VALUES (1, ?, ?, coalesce(?, 0))
+                   ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
+                   full_fingerprint = excluded.full_fingerprint,
+                   compacted_rows = coalesce(?, plan_facts_state.compacted_rows), built_at = now()""",
+                [short, full, compacted, compacted])
 
 
 def rebuild_facts(db: Database) -> int:
@@ -134,47 +138,56 @@ def rebuild_facts(db: Database) -> int:
     with db.atomic() as cur:
         cur.execute("DELETE FROM plan_facts_account")
         cur.execute("DELETE FROM plan_facts")
+        cur.execute("DELETE FROM plan_facts_dirty")
         cur.execute("INSERT INTO plan_facts_account " + _events_sql("TRUE"))
         cur.execute("""INSERT INTO plan_facts
                        SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
                        FROM plan_facts_account GROUP BY ALL""")
         rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
         _set_state(cur, rows)
+    _seen[id(db)] = db.data_version
     return rows
 
 
-def refresh_accounts(db: Database, account_ids: list[int] | None) -> None:
-    """Recompute the facts of these accounts (and of deals without an account).
+def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool:
+    """Recompute the facts of these accounts (default: those queued by the hooks),
+    and of deals without an account. Returns False when there was nothing to do.
 
     The change is appended to `plan_facts` as a delta (new minus old), so no
     summary row is updated in place; `compact_facts` folds the deltas now and then.
     """
-    if account_ids is None:
-        rebuild_facts(db)
-        return
-    acct = "({a} IN (SELECT unnest($ids::BIGINT[])) OR {a} IS NULL)"
+    acct = "({a} IN (SELECT account_id FROM _plan_dirty) OR {a} IS NULL)"
     mine = acct.format(a="account_id")
-    params = {"ids": list(account_ids)}
     with db.atomic() as cur:
+        if account_ids is not None:
+            cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [list(account_ids)])
+        queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+        if not queued:
+            return False
+        events = "WITH _plan_dirty AS MATERIALIZED (SELECT DISTINCT account_id FROM plan_facts_dirty), " \
+                 + _events_sql(acct).strip().removeprefix("WITH ")
         cur.execute(
             f"""INSERT INTO plan_facts
                 SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
                 FROM (SELECT month, metric, owner_id, department_id, region, product_id, value, n
-                      FROM ({_events_sql(acct)})
+                      FROM ({events})
                       UNION ALL
                       SELECT month, metric, owner_id, department_id, region, product_id, -value, -n
-                      FROM plan_facts_account WHERE {mine})
-                GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0""",
-            params,
+                      FROM plan_facts_account
+                      WHERE {mine.replace('_plan_dirty', 'plan_facts_dirty')})
+                GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
         )
-        cur.execute(f"DELETE FROM plan_facts_account WHERE {mine}", params)
-        cur.execute("INSERT INTO plan_facts_account " + _events_sql(acct), params)
+        cur.execute(f"DELETE FROM plan_facts_account WHERE {mine.replace('_plan_dirty', 'plan_facts_dirty')}")
+        cur.execute("INSERT INTO plan_facts_account " + events)
+        cur.execute("DELETE FROM plan_facts_dirty")
         _set_state(cur)
         rows, compacted = cur.execute(
             "SELECT (SELECT count(*) FROM plan_facts), (SELECT compacted_rows FROM plan_facts_state WHERE id = 1)"
         ).fetchone()
     if rows > max(_COMPACT_MIN_ROWS, 2 * (compacted or 0)):
         compact_facts(db)
+    _seen[id(db)] = db.data_version
+    return True
 
 
 def compact_facts(db: Database) -> int:
@@ -196,20 +209,50 @@ def compact_facts(db: Database) -> int:
     return rows
 
 
+# data_version at which each open Database's facts were last known current
+_seen: dict[int, int] = {}
+
+
 def ensure_facts(db: Database) -> None:
-    """Rebuild the facts when the sources changed behind the hooks' back (bulk loads)."""
-    if db.read_only:
+    """Bring the facts up to date before a read: the accounts the hooks queued,
+    or everything when the sources changed behind the hooks' back (a bulk load).
+
+    Checked once per data version, so a warm page pays nothing.
+    """
+    if db.read_only or _seen.get(id(db)) == db.data_version:
         return
     with db.cursor() as cur:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
-        current = _fingerprint(cur)
-    if stored is None or stored[0] != current:
+        queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+        current = _fingerprint(cur, full=False)
+    if queued:
+        refresh_accounts(db)
+    elif stored is None or stored[0] != current:
         rebuild_facts(db)
+    else:
+        _seen[id(db)] = db.data_version
 
 
 @hooks.on_change("opportunities", "orders", "payments", "contracts", "accounts")
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
-    refresh_accounts(db, account_ids)
+    """Queue the accounts; the next read recomputes them in one pass (a write stays fast).
+
+    "Any account" (None) recomputes everything now, unless nothing changed
+    since the facts were built (several bulk notifications in a row).
+    """
+    if db.read_only:
+        return
+    if account_ids is None:
+        with db.cursor() as cur:
+            stored = cur.execute("SELECT full_fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
+            queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+            unchanged = stored is not None and not queued and stored[0] == _fingerprint(cur, full=True)
+        if not unchanged:
+            rebuild_facts(db)
+        return
+    with db.atomic() as cur:
+        # -1 stands for "deals without an account", which every refresh recomputes anyway
+        cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [list(account_ids) or [-1]])
 
 
 # -- who sees which targets and figures ------------------------------------

@@ -300,9 +300,27 @@ def test_a_bulk_load_behind_the_hooks_is_noticed(small_rw):
     db = small_rw
     plans.ensure_facts(db)
     with db.atomic() as cur:  # no hooks.notify: as a restore or a raw load would
+        cur.execute("INSERT INTO orders (id, account_id, product_id, owner_id, order_date, amount) "
+                    "VALUES (5, 12, 2, 6, '2026-05-05', 50)")
+    west = plans.by_member(db, ADMIN, "department", Q2, "order_revenue", today=TODAY)
+    assert west.filter(pl.col("member") == "West")["actual"].to_list() == [50.0]
+
+
+def test_a_write_only_queues_and_the_next_read_folds_it_in(small_rw):
+    db = small_rw
+    plans.ensure_facts(db)
+    with db.atomic() as cur:
         cur.execute("UPDATE opportunities SET amount = 800, version = version + 1 WHERE id = 5")
+    hooks.notify(db, "opportunities", [12])
+    assert db.scalar("SELECT count(*) FROM plan_facts_dirty") == 1
     west = plans.by_member(db, ADMIN, "department", Q2, today=TODAY).filter(pl.col("member") == "West")
     assert west["actual"].to_list() == [1500.0]  # 700 + 800
+    assert db.scalar("SELECT count(*) FROM plan_facts_dirty") == 0
+    # "any account" rebuilds at once, and only once when nothing changed in between
+    hooks.notify(db, "orders", None)
+    built = db.scalar("SELECT built_at FROM plan_facts_state")
+    hooks.notify(db, "payments", None)
+    assert db.scalar("SELECT built_at FROM plan_facts_state") == built
 
 
 def test_compaction_keeps_the_figures(small_rw):
