@@ -49,6 +49,14 @@ def neutralise(value: Any) -> Any:
 
 def safe_frame(df: pl.DataFrame) -> pl.DataFrame:
     """`df` with every text column neutralised (vectorised)."""
+    flat = []
+    for name, dtype in df.schema.items():  # spreadsheets hold no lists: tags become "a; b"
+        if isinstance(dtype, (pl.List, pl.Array)):
+            flat.append(pl.col(name).list.eval(pl.element().cast(pl.Utf8)).list.join("; ").alias(name))
+        elif isinstance(dtype, pl.Struct):
+            flat.append(pl.col(name).struct.json_encode().alias(name))
+    if flat:
+        df = df.with_columns(flat)
     exprs = []
     for name, dtype in df.schema.items():
         if dtype == pl.Utf8:

@@ -183,6 +183,19 @@ def undo(db: Database, actor: Actor, batch_id: int, *, dry_run: bool = False) ->
     ValidationError (nothing changes) when that would not restore exactly.
     """
     require_role(actor, ("admin", "analyst"), "undo an import")
+    try:
+        return _undo(db, actor, batch_id, dry_run=dry_run)
+    except _Preview as p:
+        return p.plan
+
+
+class _Preview(Exception):
+    def __init__(self, plan: dict[str, Any]):
+        super().__init__("preview")
+        self.plan = plan
+
+
+def _undo(db: Database, actor: Actor, batch_id: int, *, dry_run: bool) -> dict[str, Any]:
     with db.atomic() as cur:
         batch = cur.execute("SELECT id, entity, status, file_name FROM import_batches WHERE id = ?",
                             [batch_id]).fetchall()
@@ -246,8 +259,8 @@ def undo(db: Database, actor: Actor, batch_id: int, *, dry_run: bool = False) ->
             raise ValidationError(
                 f"Import batch {batch_id} ({batch[3]}) cannot be undone exactly: " + "; ".join(problems) + ". "
                 "Nothing was changed.")
-        if dry_run:
-            return {"deleted": deleted, "restored": restored}
+        if dry_run:  # roll back (nothing was written) without counting as a committed write
+            raise _Preview({"deleted": deleted, "restored": restored})
         for table in deleted:
             key = "opportunity_id" if table == "opportunity_contacts" else "id"
             cur.execute(f"DELETE FROM {quote_ident(table)} WHERE import_batch_id = ? AND {key} NOT IN "
