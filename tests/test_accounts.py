@@ -9,13 +9,14 @@ import pytest
 from crm_core import accounts, activities, contacts, opportunities
 from crm_core.errors import DuplicateError, PermissionDenied, StaleEditError, ValidationError
 from crm_core.names import normalize_company_name
-from tests.test_accounts_seed import NOW, actor, seed
+from tests.test_accounts_seed import NOW, actor, fresh
 
 
 @pytest.fixture
-def team(db):
-    seed(db)
-    return db
+def team(tmp_path):
+    db = fresh(tmp_path)
+    yield db
+    db.close()
 
 
 # Hand-checked normalisation pairs: each pair is the same company.

@@ -8,10 +8,16 @@ Negotiation, 6 Won, 7 Lost); product 1.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from crm_core import demo
 from crm_core.access import load_actor
+from crm_core.db import Database
 
 NOW = datetime(2026, 6, 30, 10, 0)
 
@@ -36,3 +42,22 @@ def seed(db) -> None:
 
 def actor(db, login):
     return load_actor(db, login)
+
+
+
+@functools.cache
+def _template() -> Path:
+    """The seeded, migrated database file, built once per test process."""
+    folder = Path(tempfile.mkdtemp(prefix="pipeline-team-"))
+    atexit.register(shutil.rmtree, folder, True)
+    db = Database(folder / "team.duckdb")
+    seed(db)
+    db.close()
+    return folder / "team.duckdb"
+
+
+def fresh(tmp_path: Path) -> Database:
+    """A fresh copy of the hand-made team for one test (copying beats migrating each time)."""
+    path = tmp_path / "team.duckdb"
+    shutil.copy(_template(), path)
+    return Database(path)
