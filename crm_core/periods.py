@@ -203,3 +203,9 @@ def parse_for_grain(text: str, grain: str | None, fy_start: int = 1) -> Period:
         raise ValidationError(f"The period {text!r} is a {p.grain}, but the grain asked for is {grain}.",
                               field="period", value=text)
     return p
+
+
+def around(today: date, grain: str, fy_start: int = 1, *, back: int = 4, ahead: int = 2) -> list[Period]:
+    """The periods of `grain` from `back` before the current one to `ahead` after it, newest first."""
+    current = containing(today, grain, fy_start)
+    return [current.shift(n) for n in range(ahead, -back - 1, -1)]

@@ -33,6 +33,7 @@ from crm_core import hooks, periods
 from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.errors import ValidationError
+from crm_core.filters import PipelineFilter
 from crm_core.periods import Period
 
 METRICS = ("won_amount", "order_revenue", "collected", "won_count", "new_opportunities", "new_customers")
@@ -437,6 +438,14 @@ def _account_names(db: Database, ids: list[int]) -> dict[int, str]:
     return dict(db.rows("SELECT id, name FROM accounts WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]))
 
 
+def _filter_sql(flt: PipelineFilter | None, alias: str) -> tuple[str, list[Any]]:
+    """The shared filters' owner, department, region and product on facts or deals (dates and
+    sources do not apply: the period is the plan's own, and facts carry no source)."""
+    if flt is None:
+        return "TRUE", []
+    return flt.where(alias, date_column=None, skip=("source",))
+
+
 def _check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise ValidationError(f"Unknown metric {metric!r}: expected one of {', '.join(METRICS)}.",
@@ -519,11 +528,12 @@ def _member_targets(db: Database, actor: Actor, sig: tuple[str, ...], period: Pe
 
 
 def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str = "won_amount", *,
-              today: date | None = None) -> pl.DataFrame:
+              today: date | None = None, flt: PipelineFilter | None = None) -> pl.DataFrame:
     """Target against actual per member of one dimension (owner, department, region, product, account).
 
     Members with a target, an actual or open pipeline in the period are listed; targets are those
-    set on that dimension alone. Sorted by actual, largest first (the leaderboard).
+    set on that dimension alone. Sorted by actual, largest first (the leaderboard). The
+    shared filters (owner, department, region, product) narrow actuals and pipeline.
     """
     _check_by(by)
     _check_metric(metric)
@@ -531,14 +541,16 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
     ensure_facts(db)
     col = DIM_COLUMNS[by]
     fscope, fp = facts_scope(db, actor)
+    fw, fwp = _filter_sql(flt, "f")
     table = "plan_facts_account" if by == "account" else "plan_facts"
     actual = db.query(
         f"""SELECT f.{col} AS member_id, sum(f.value)::DOUBLE AS actual FROM {table} f
-            WHERE f.metric = ? AND f.month >= ? AND f.month < ? AND {fscope} GROUP BY 1""",
-        [metric, period.start, period.end, *fp],
+            WHERE f.metric = ? AND f.month >= ? AND f.month < ? AND {fscope} AND {fw} GROUP BY 1""",
+        [metric, period.start, period.end, *fp, *fwp],
     )
     targets = _member_targets(db, actor, (col,), period, metric).rename({col: "member_id"})
     pscope, pp = facts_scope(db, actor, "o")
+    ow, owp = _filter_sql(flt, "o")
     pipe_col = {"department_id": "u.department_id"}.get(col, f"o.{col}")
     weight = "o.amount * coalesce(o.probability, st.probability)" if metric == "won_amount" else \
         "coalesce(o.probability, st.probability)"
@@ -546,8 +558,8 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
         f"""SELECT {pipe_col} AS member_id, sum({weight})::DOUBLE AS pipeline
             FROM opportunities o JOIN stages st ON st.id = o.stage_id LEFT JOIN users u ON u.id = o.owner_id
             WHERE o.status = 'open' AND o.expected_close >= ? AND o.expected_close < ?
-              AND {pscope.replace('o.department_id', 'u.department_id')} GROUP BY 1""",
-        [period.start, period.end, *pp],
+              AND {pscope.replace('o.department_id', 'u.department_id')} AND {ow} GROUP BY 1""",
+        [period.start, period.end, *pp, *owp],
     ) if metric in ("won_amount", "won_count") else pl.DataFrame(
         schema={"member_id": actual["member_id"].dtype, "pipeline": pl.Float64})
     df = (actual.join(targets.select("member_id", "target"), on="member_id", how="full", coalesce=True)
@@ -570,6 +582,29 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
     return df.with_columns(rank=pl.int_range(1, df.height + 1)).select(
         "by", "member_id", "member", "period", "metric", "target", "actual", "attainment_pct", "gap",
         "elapsed_share", "expected_to_date", "projection", "pipeline", "coverage", "rank")
+
+
+def headline(db: Database, actor: Actor, members: pl.DataFrame, period: Period, metric: str, *,
+             today: date | None = None, flt: PipelineFilter | None = None) -> dict[str, Any]:
+    """The page's headline from a `by_member` frame: total actual, pipeline and a target.
+
+    The target is the target set for everyone when the actor sees everything and
+    no filter narrows the figures; otherwise the sum of the members' targets.
+    """
+    today = today or date.today()
+    target = None
+    if actor.sees_all and (flt is None or flt.is_empty()):
+        company = _member_targets(db, actor, (), period, metric)
+        target = company["target"][0] if company.height else None
+    if target is None and members["target"].is_not_null().any():
+        target = float(members["target"].sum())
+    row = pl.DataFrame({"target": [target], "actual": [float(members["actual"].sum())],
+                        "pipeline": [float(members["pipeline"].sum()) if members["pipeline"].is_not_null().any()
+                                     else None]}, schema={"target": pl.Float64, "actual": pl.Float64,
+                                                          "pipeline": pl.Float64})
+    out = add_attainment(row, pl.lit(period.start), pl.lit(period.end), today).to_dicts()[0]
+    out["company_target"] = actor.sees_all and (flt is None or flt.is_empty()) and target is not None
+    return out
 
 
 def _rep_department_on(db: Database, day: date) -> dict[int, int]:
@@ -658,7 +693,8 @@ def rollup(db: Database, actor: Actor, period: Period, metric: str = "won_amount
 
 
 def cumulative(db: Database, actor: Actor, fiscal_year: Period, metric: str = "won_amount", *,
-               by: str | None = None, member: Any = None, today: date | None = None) -> pl.DataFrame:
+               by: str | None = None, member: Any = None, today: date | None = None,
+               flt: PipelineFilter | None = None) -> pl.DataFrame:
     """Month by month over a fiscal year: actual, cumulative actual, plan and cumulative plan.
 
     The plan of a month is its month target; else a third of its quarter's
@@ -676,10 +712,11 @@ def cumulative(db: Database, actor: Actor, fiscal_year: Period, metric: str = "w
     fscope, fp = facts_scope(db, actor)
     table = "plan_facts_account" if col == "account_id" else "plan_facts"
     member_cond = f"AND f.{col} = ?" if col else ""
+    fw, fwp = _filter_sql(flt, "f")
     actual = dict(db.rows(
         f"""SELECT f.month, sum(f.value)::DOUBLE FROM {table} f
-            WHERE f.metric = ? AND f.month >= ? AND f.month < ? {member_cond} AND {fscope} GROUP BY 1""",
-        [metric, fiscal_year.start, fiscal_year.end, *([member] if col else []), *fp]))
+            WHERE f.metric = ? AND f.month >= ? AND f.month < ? {member_cond} AND {fscope} AND {fw} GROUP BY 1""",
+        [metric, fiscal_year.start, fiscal_year.end, *([member] if col else []), *fp, *fwp]))
     scope, sp = target_scope(db, actor)
     fixed = " AND ".join(f"t.{c} IS {'NOT ' if c == col else ''}NULL" for c in _BITS)
     tcond = f"AND t.{col} = ?" if col else ""

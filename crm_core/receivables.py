@@ -90,7 +90,8 @@ def contracts_vs_payments(db: Database, actor: Actor, date_from: date, date_to: 
             FROM contracts c LEFT JOIN payments p ON p.contract_id = c.id
             LEFT JOIN accounts ac ON ac.id = c.account_id LEFT JOIN users us ON us.id = c.owner_id
             WHERE c.signed_date >= ? AND c.signed_date <= ? AND {scope}
-            GROUP BY ALL ORDER BY c.signed_date DESC, c.id""",
+            GROUP BY c.id, c.contract_no, ac.name, us.display_name, c.signed_date, c.status, c.amount
+            ORDER BY c.signed_date DESC, c.id""",
         [today, date_from, date_to, *sp],
     )
 

@@ -228,6 +228,30 @@ def save_grid(db: Database, actor: Actor, *, added: list[dict[str, Any]] = (),
     return {"added": len(added), "changed": len(changed), "deleted": len(deleted)}
 
 
+def save_labeled_grid(db: Database, actor: Actor, *, added: list[dict[str, Any]] = (),
+                      changed: list[tuple[int, int, dict[str, Any]]] = (),
+                      deleted: list[tuple[int, int]] = ()) -> dict[str, int]:
+    """`save_grid` for rows as the page shows them: period labels and names instead of ids.
+
+    `changed` holds (id, version loaded, the whole row after the edit).
+    """
+    fy = periods.fiscal_year_start_month(db)
+    resolver = Resolver(db)
+
+    def convert(row: dict[str, Any], where: str) -> dict[str, Any]:
+        try:
+            return from_labels(db, resolver, row, fy)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}", field=exc.field, value=exc.value) from None
+
+    return save_grid(
+        db, actor,
+        added=[convert(r, f"New row {i}") for i, r in enumerate(added, start=1)],
+        changed=[(tid, ver, convert(r, f"Target {tid}")) for tid, ver, r in changed],
+        deleted=list(deleted),
+    )
+
+
 # -- names to ids ------------------------------------------------------------
 
 
