@@ -160,7 +160,13 @@ def page_setup() -> tuple[Database, Actor]:
     db = get_db()
     actor = current_actor(db)
     if actor is None:
+        # Normally app.py shows only the sign-in page to visitors. A page file can
+        # still run on its own (the first visit after the server starts, AppTest):
+        # it refuses too, and offers the sign-in form right here.
+        from ui.login import login_view
+
         st.warning(t("login.required"))
+        login_view()
         st.stop()
     return db, actor
 
