@@ -177,7 +177,8 @@ def summarise_rejections(rejected: pl.DataFrame | None, groups: int = 3) -> str:
         pl.col("row").first().alias("row"), pl.col("value").first().alias("value"), pl.len().alias("n"))
     for g in by.sort("n", descending=True, maintain_order=True).head(groups).iter_rows(named=True):
         more = f" (and {g['n'] - 1:,} more rows like it)" if g["n"] > 1 else ""
-        parts.append(f"Row {g['row']}, column {g['column']!r}, value {g['value']!r}: {g['reason']}{more}.")
+        value = "(blank)" if g["value"] is None else repr(g["value"])
+        parts.append(f"Row {g['row']}, column {g['column']!r}, value {value}: {g['reason']}{more}.")
     if by.height > groups:
         parts.append(f"{by.height - groups} other kind(s) of problem.")
     return " ".join(parts)
@@ -215,7 +216,9 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
             alt = cur.execute(
                 f"SELECT lk.v, t.{label} FROM _imp_lk_{f.name} lk JOIN {table} t ON t.id = lk.id "
                 f"WHERE lk.v <> t.{label} AND lower(lk.v) <> lower(t.{label}) "
-                f"AND lk.v IS DISTINCT FROM t.{'login' if f.ref == 'user' else 'name'} ORDER BY 1 LIMIT 5").fetchall()
+                f"AND lk.v IS DISTINCT FROM t.{'login' if f.ref == 'user' else 'name'} "
+                f"{'AND lk.v IS DISTINCT FROM t.external_id' if f.ref in ('product', 'account') else ''} "
+                "ORDER BY 1 LIMIT 5").fetchall()
             if alt and f.ref != "user":
                 shown = ", ".join(f"{a!r} as {b!r}" for a, b in alt)
                 result.notes.append(f"{st.headers[f.name]!r} values matched under another spelling: {shown}.")

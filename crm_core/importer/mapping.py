@@ -34,6 +34,8 @@ COMMON: dict[str, list[str]] = {
     "external_id": ["external id", "external_id", "id", "record id", "ext id", "外部编号", "编号", "外部id"],
     "name": ["name", "名称", "姓名"],
     "owner": ["owner", "owner name", "owner email", "owner login", "assigned to", "sales rep", "salesperson",
+              "opportunity owner", "deal owner", "account owner", "contact owner", "lead owner", "owner id",
+              "record owner", "user", "负责人姓名",
               "sales_agent", "sales agent", "rep", "负责人", "所有者", "销售", "销售代表", "业务员", "跟进人"],
     "account": ["account", "account name", "company", "company name", "customer", "customer name", "客户",
                 "客户名称", "公司", "公司名称", "organization", "organisation", "org", "organization name",

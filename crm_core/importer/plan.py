@@ -283,8 +283,8 @@ def _check_required(src: Source, entity: Entity, mapping: dict[str, str | None],
     if len(src.headers) == 1:
         raise ValidationError(
             f"{src.file_name} was read as a single column ({src.headers[0][:60]!r}): no comma, semicolon, tab "
-            f"or pipe separates its fields. Expected a delimited file with the columns "
-            f"{', '.join(missing)} for {entity.label.lower()}.")
+            f"or pipe separates its fields. Expected a delimited file with a column for "
+            f"{', '.join(missing)} ({entity.label.lower()}).")
     unmapped = [h for h, t in mapping.items() if not t]
     raise ValidationError(
         f"{src.file_name}: no column for the required field(s) {', '.join(missing)} of {entity.label.lower()}. "

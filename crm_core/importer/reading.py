@@ -108,8 +108,15 @@ def _decode_head(head: bytes, name: str, *, complete: bool) -> tuple[str, str]:
         )
     try:
         return "utf-8", _decode_prefix(head, "utf-8", name, complete, strict=True)
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        before = head[:exc.start]
+        if any(b >= 0x80 for b in before):
+            # valid UTF-8 text with non-ASCII characters, then bytes that are not: two encodings in one file
+            line = before.count(b"\n") + 1
+            raise ValidationError(
+                f"{name}: line {line} is not UTF-8 although the lines before it are (byte 0x{head[exc.start]:02x}); "
+                "the file mixes encodings. Expected one encoding in the whole file: save it again as UTF-8."
+            ) from None
     try:
         return "gb18030", _decode_prefix(head, "gb18030", name, complete, strict=True)
     except UnicodeDecodeError as exc:
@@ -271,7 +278,8 @@ def _open_excel(p: Path, name: str) -> Source:
     rows = [r + [""] * (width - len(r)) for r in rows]
     counts = [sum(1 for c in r if c.strip()) for r in rows]
     modal = Counter(counts[1:] or counts).most_common(1)[0][0]
-    idx = next((i for i, c in enumerate(counts) if c >= max(modal, 1)), 0)
+    # the header is the first row filled like the data (a title row has one cell; merged headers fewer)
+    idx = next((i for i, c in enumerate(counts) if c >= max(2, modal // 2 + 1) or c >= modal), 0)
     if merged:
         for rng in merged:
             (r0, c0), (r1, c1) = rng
@@ -339,6 +347,8 @@ def _explain_csv_error(src: Source, text: str) -> str:
     if "Expected Number of Columns" in text:
         m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
         exp, found = (m.group(1), m.group(2)) if m else ("?", "?")
+        if orig:  # DuckDB stops counting at one too many; count the fields of the line ourselves
+            found = str(len(next(csv.reader([orig.group(1)], delimiter=src.delimiter), [])))
         return (f"{src.file_name}, {where}: {found} fields where the header has {exp} "
                 f"({delim}-separated): {shown!r}. Expected every row to have {exp} fields; "
                 "check for a stray separator or a missing quote.")
