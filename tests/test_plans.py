@@ -90,6 +90,7 @@ INSERT INTO targets (id, grain, period_start, metric, owner_id, department_id, r
   (10, 'quarter', '2026-04-01', 'won_count', NULL, NULL, 'North', NULL, NULL, 3),
   (11, 'quarter', '2026-04-01', 'new_customers', NULL, NULL, NULL, NULL, NULL, 2),
   (12, 'quarter', '2026-04-01', 'won_amount', NULL, NULL, NULL, NULL, 11, 1000);
+SELECT count(nextval('seq_targets')) FROM range(12);  -- new targets get ids after the fixed ones
 """
 
 
