@@ -1,17 +1,28 @@
-"""Import: reading, mapping, checking, loading all-or-nothing, undo (hand-made files)."""
+"""Import: reading real-world layouts, mapping, values, matching, loading all-or-nothing, undo, rules."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from crm_core import importer
+from crm_core import importer, records
 from crm_core.access import Actor, load_actor
-from crm_core.errors import PermissionDenied
+from crm_core.errors import PermissionDenied, ValidationError
+from crm_core.importer import mapping
+from crm_core.importer.entities import ENTITIES
+from tests.test_import_bad_files import checksums
 
 FIX = Path(__file__).parent / "fixtures" / "import"
+GOOD = FIX / "good"
 SYSTEM = Actor.system()
+BOOKKEEPING = {"import_batches", "import_row_backups", "audit_log", "import_mappings", "settings"}
+
+
+def data_sums(db):
+    return {k: v for k, v in checksums(db).items() if k not in BOOKKEEPING}
 
 
 def test_accounts_load_with_parent_in_same_file_and_undo(db):
@@ -21,8 +32,8 @@ def test_accounts_load_with_parent_in_same_file_and_undo(db):
         "SELECT name, parent_id, annual_revenue, notes FROM accounts")}
     parent_id = db.scalar("SELECT id FROM accounts WHERE name = 'Acme Inc.'")
     assert rows["Acme Sub"][0] == parent_id          # "Acme Inc" matches "Acme Inc." by normalised name
-    assert str(rows["Acme Inc."][1]) == "1200.50"     # "1,200.50" with a thousands separator
-    assert str(rows["Acme Sub"][1]) == "300.00"       # "¥300"
+    assert rows["Acme Inc."][1] == Decimal("1200.50")  # "1,200.50" with a thousands separator
+    assert rows["Acme Sub"][1] == Decimal("300.00")    # "¥300"
     assert rows["Beta GmbH"][2] == "year_established: 1999"   # unmapped column kept, nothing lost
     again = importer.import_file(db, SYSTEM, "accounts", FIX / "accounts_ok.csv")
     assert (again.created, again.unchanged) == (0, 3)
@@ -31,7 +42,183 @@ def test_accounts_load_with_parent_in_same_file_and_undo(db):
     assert db.scalar("SELECT count(*) FROM accounts") == 0
 
 
-def test_reps_cannot_import(demo_db):
+@pytest.mark.parametrize("name", ["utf8_bom.csv", "gbk.csv", "utf16_excel_unicode.txt", "semicolon_crlf.csv",
+                                  "pipe.csv", "title_line.csv"])
+def test_encodings_separators_and_title_lines_read_the_same(db, name):
+    r = importer.import_file(db, SYSTEM, "accounts", GOOD / name, dry_run=True)
+    assert r.rejected == 0 and r.created == 2
+    assert r.mapping == {"Account Name": "name", "Industry": "industry", "City": "city"}
+    names = r.preview["name"].to_list()
+    assert names[1] == "北京精密机械有限公司"
+    assert names[0] in ("Acme Inc.", "Acme Inc")
+
+
+def test_chinese_headers_and_thousands(db):
+    r = importer.import_file(db, SYSTEM, "accounts", GOOD / "chinese_headers.csv")
+    assert r.mapping == {"客户名称": "name", "行业": "industry", "城市": "city", "年收入": "annual_revenue"}
+    assert db.one("SELECT name, normalized_name, annual_revenue FROM accounts") == {
+        "name": "东方物流有限公司", "normalized_name": "东方物流", "annual_revenue": Decimal("1234567.80")}
+
+
+def test_salesforce_export_values(demo_db):
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", GOOD / "salesforce_opportunities.csv")
+    assert r.created == 2 and r.date_order == "dmy"        # 15/07/2024 can only be day-first
+    got = {row["external_id"]: row for row in demo_db.dicts(
+        "SELECT o.external_id, o.amount, o.probability, o.expected_close, u.login, a.external_id AS acc, s.name AS stage "
+        "FROM opportunities o JOIN users u ON u.id = o.owner_id JOIN accounts a ON a.id = o.account_id "
+        "JOIN stages s ON s.id = o.stage_id WHERE o.external_id LIKE 'SF-%'")}
+    # "$12,500.00" -> 12500.00, "¥800" -> 800.00; "60" -> 0.6, "10%" -> 0.1; owner by e-mail and by display name
+    assert got["SF-1"]["amount"] == Decimal("12500.00") and got["SF-2"]["amount"] == Decimal("800.00")
+    assert got["SF-1"]["probability"] == pytest.approx(0.6) and got["SF-2"]["probability"] == pytest.approx(0.1)
+    assert str(got["SF-1"]["expected_close"]) == "2024-07-15" and str(got["SF-2"]["expected_close"]) == "2024-08-01"
+    assert (got["SF-1"]["login"], got["SF-2"]["login"]) == ("rep1", "rep1")
+    assert (got["SF-1"]["acc"], got["SF-1"]["stage"]) == ("A00001", "Proposal")
+    total = demo_db.scalar("SELECT sum(amount) FROM opportunities WHERE import_batch_id = ?", [r.batch_id])
+    assert total == Decimal("13300.00")   # 12,500 + 800
+
+
+def test_excel_title_row_and_serial_dates(demo_db):
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", GOOD / "excel_with_title.xlsx")
+    rows = {e: (str(d), str(c), s) for e, d, c, s in demo_db.rows(
+        "SELECT external_id, expected_close, closed_at, status FROM opportunities WHERE external_id LIKE 'XL-%'")}
+    assert r.created == 2
+    assert rows["XL-1"] == ("2024-07-01", "None", "open")       # a real Excel date cell
+    assert rows["XL-2"] == ("2024-07-01", "2024-07-01", "won")  # serial 45474 = 2024-07-01; Won closes it
+
+
+def test_ambiguous_dates_asked_then_loaded_with_the_users_choice(demo_db):
+    path = FIX / "bad" / "ambiguous_dates.csv"
+    with pytest.raises(importer.AmbiguousDates):
+        importer.import_file(demo_db, SYSTEM, "opportunities", path, dry_run=True)
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", path, date_order="mdy")
+    assert [str(d) for (d,) in demo_db.rows(
+        "SELECT expected_close FROM opportunities WHERE import_batch_id = ? ORDER BY external_id", [r.batch_id])] == [
+        "2024-03-04", "2024-05-06"]
+
+
+def test_dry_run_diff_counts_and_exact_undo_of_updates(demo_db):
+    """Two existing accounts (one changed, one the same), one new, one rejected: the diff, then undo."""
+    a1, a2 = demo_db.rows("SELECT name, industry FROM accounts WHERE external_id IN ('A00001', 'A00002') "
+                          "ORDER BY external_id")
+    path = demo_db.path + ".csv"
+    Path(path).write_text(
+        "Account ID,Account Name,Industry,Employees\n"
+        f"A00001,{a1[0]},Aerospace,\n"        # update: industry changes, blank employees keeps the stored value
+        f"A00002,{a2[0]},{a2[1]},\n"          # unchanged
+        "NEW-1,Brand New Ltd,Retail,12\n"     # create
+        "NEW-2,Broken Co,Retail,twelve\n",    # rejected
+        encoding="utf-8")
+    before = data_sums(demo_db)
+    plan = importer.import_file(demo_db, SYSTEM, "accounts", path, dry_run=True)
+    assert (plan.created, plan.updated, plan.unchanged, plan.rejected) == (1, 1, 1, 1)
+    assert plan.samples["update"]["industry"].to_list() == ["Aerospace"]
+    assert data_sums(demo_db) == before                    # a dry run writes nothing
+    with pytest.raises(importer.ImportRejected, match="Row 5, column 'Employees', value 'twelve'"):
+        importer.import_file(demo_db, SYSTEM, "accounts", path)
+    assert data_sums(demo_db) == before                    # all-or-nothing
+    r = importer.import_file(demo_db, SYSTEM, "accounts", path, allow_partial=True)
+    assert (r.created, r.updated) == (1, 1)
+    row = demo_db.one("SELECT industry, employees, version FROM accounts WHERE external_id = 'A00001'")
+    assert row["industry"] == "Aerospace" and row["employees"] is not None
+    audit = demo_db.one("SELECT after FROM audit_log WHERE action = 'import' AND entity_id = ?", [r.batch_id])
+    assert json.loads(audit["after"])["created"] == 1
+    importer.undo(demo_db, SYSTEM, r.batch_id)
+    assert data_sums(demo_db) == before                    # exactly the previous state, updated row included
+    with pytest.raises(ValidationError, match="already undone"):
+        importer.undo(demo_db, SYSTEM, r.batch_id)
+
+
+def test_undo_refused_after_an_edit(demo_db):
+    path = demo_db.path + ".csv"
+    Path(path).write_text("Account ID,Industry\nA00003,Aerospace\n", encoding="utf-8")
+    r = importer.import_file(demo_db, SYSTEM, "accounts", path)
+    row = demo_db.one("SELECT id, version FROM accounts WHERE external_id = 'A00003'")
+    records.update_versioned(demo_db, SYSTEM, "accounts", row["id"], row["version"], {"city": "Lyon"})
+    before = data_sums(demo_db)
+    with pytest.raises(ValidationError, match="edited since"):
+        importer.undo(demo_db, SYSTEM, r.batch_id)
+    assert data_sums(demo_db) == before
+
+
+def test_undo_refused_while_later_rows_point_at_created_ones(db):
+    importer.import_file(db, SYSTEM, "accounts", FIX / "accounts_ok.csv")
+    path = db.path + ".csv"
+    Path(path).write_text("Full Name,Account\nJo Doe,A-3\n", encoding="utf-8")
+    importer.import_file(db, SYSTEM, "contacts", path)
+    with pytest.raises(ValidationError, match="contacts row"):
+        importer.undo(db, SYSTEM, 1)
+
+
+def test_unknown_stages_mapped_or_created(demo_db):
+    path = FIX / "bad" / "unknown_stage.csv"
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", path, dry_run=True)
+    assert r.unknown == {"stage": ["Maybe later"]}
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", path, stage_map={"Maybe later": "Qualified"})
+    assert demo_db.scalar("SELECT s.name FROM opportunities o JOIN stages s ON s.id = o.stage_id "
+                          "WHERE o.import_batch_id = ?", [r.batch_id]) == "Qualified"
+    importer.undo(demo_db, SYSTEM, r.batch_id)
+    r = importer.import_file(demo_db, SYSTEM, "opportunities", path, create_missing=True)
+    assert r.also_created == {"stages": 1}
+    assert demo_db.scalar("SELECT count(*) FROM stages WHERE name = 'Maybe later'") == 1
+    importer.undo(demo_db, SYSTEM, r.batch_id)               # the created stage goes too
+    assert demo_db.scalar("SELECT count(*) FROM stages WHERE name = 'Maybe later'") == 0
+
+
+def test_users_and_managers_in_the_same_upload(db):
+    path = db.path + ".csv"
+    Path(path).write_text("sales_agent,manager,regional_office,Team\n"
+                          "Ann Lee,Bo Chen,East,East Sales\nBo Chen,,East,East Sales\nCy Wu,Dee Ray,West,\n",
+                          encoding="utf-8")
+    with pytest.raises(importer.ImportRejected, match="'Dee Ray'"):
+        importer.import_file(db, SYSTEM, "users", path)
+    r = importer.import_file(db, SYSTEM, "users", path, create_missing=True)
+    assert r.also_created == {"users": 1, "departments": 1}
+    users = {n: (login, role, mgr, dept) for n, login, role, mgr, dept in db.rows(
+        "SELECT u.display_name, u.login, u.role, m.display_name, d.name FROM users u "
+        "LEFT JOIN users m ON m.id = u.manager_id LEFT JOIN departments d ON d.id = u.department_id")}
+    assert users["Ann Lee"] == ("ann.lee", "rep", "Bo Chen", "East Sales")   # manager from a later row
+    assert users["Dee Ray"][1] == "manager"                                  # created on request
+    assert users["Cy Wu"][2] == "Dee Ray"
+
+
+def test_saved_mapping_applies_to_the_next_file(db):
+    path = db.path + ".csv"
+    Path(path).write_text("Firma;Branche\nAcme;Retail\n", encoding="utf-8")
+    ent = ENTITIES["accounts"]
+    with pytest.raises(ValidationError, match="no column for the required field"):
+        importer.import_file(db, SYSTEM, "accounts", path, dry_run=True)
+    mapping.save(db, SYSTEM, "german", ent, {"Firma": "name", "Branche": "industry"})
+    r = importer.import_file(db, SYSTEM, "accounts", path, mapping="german")
+    assert r.created == 1 and db.scalar("SELECT industry FROM accounts") == "Retail"
+
+
+def test_only_analysts_and_admins_import(demo_db):
     rep = load_actor(demo_db, "rep1")
+    manager = load_actor(demo_db, "manager1")
+    for actor in (rep, manager):
+        with pytest.raises(PermissionDenied):
+            importer.import_file(demo_db, actor, "accounts", FIX / "accounts_ok.csv", dry_run=True)
+    analyst = load_actor(demo_db, "analyst1")
+    r = importer.import_file(demo_db, analyst, "accounts", FIX / "accounts_ok.csv")
+    assert demo_db.scalar("SELECT user_login FROM audit_log WHERE action = 'import' AND entity_id = ?",
+                          [r.batch_id]) == "analyst1"
     with pytest.raises(PermissionDenied):
-        importer.import_file(demo_db, rep, "accounts", FIX / "accounts_ok.csv", dry_run=True)
+        importer.undo(demo_db, rep, r.batch_id)
+
+
+def test_every_entity_has_aliases_for_its_required_fields():
+    for ent in ENTITIES.values():
+        auto = mapping.auto_map(ent, [f.name for f in ent.fields])
+        assert all(auto[f.name] == f.name for f in ent.fields), ent.name
+
+
+def test_public_dataset_headers_map_automatically():
+    opp = mapping.auto_map(ENTITIES["opportunities"], ["opportunity_id", "sales_agent", "product", "account",
+                                                       "deal_stage", "engage_date", "close_date", "close_value"])
+    assert opp == {"opportunity_id": "external_id", "sales_agent": "owner", "product": "product",
+                   "account": "account", "deal_stage": "stage", "engage_date": "created",
+                   "close_date": "close_date", "close_value": "amount"}
+    acc = mapping.auto_map(ENTITIES["accounts"], ["account", "sector", "subsidiary_of", "office_location"])
+    assert acc == {"account": "name", "sector": "industry", "subsidiary_of": "parent", "office_location": "region"}
+    users = mapping.auto_map(ENTITIES["users"], ["sales_agent", "manager", "regional_office"])
+    assert users == {"sales_agent": "display_name", "manager": "manager", "regional_office": "region"}

@@ -245,11 +245,16 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
         match_on = "t.id = l4._target"
     changed = " OR ".join(f"(l4.o_{c} IS NOT NULL AND l4.o_{c} IS DISTINCT FROM t.{quote_ident(c)})"
                           for c in upd) if match_ids and upd else "FALSE"
-    action = ("CASE WHEN len(l4._errs) > 0 THEN 'rejected' WHEN l4._target IS NULL THEN 'create' "
+    absent = [f.name for f in entity.fields if f.required and f.name not in mapped]
+    errs_sql = "l4._errs"
+    for name in absent:  # a file without a required column can update rows but not create them
+        errs_sql = (f"(CASE WHEN l4._target IS NULL THEN list_append({errs_sql}, {V.lit(name + '~no_column')}) "
+                    f"ELSE {errs_sql} END)")
+    action = (f"CASE WHEN len({errs_sql}) > 0 THEN 'rejected' WHEN l4._target IS NULL THEN 'create' "
               f"WHEN {changed} THEN 'update' ELSE 'unchanged' END")
     tjoin = f"LEFT JOIN {table} t ON {match_on}" if match_ids else ""
     # only what the writes need is kept: the file's text is read again from the raw table for messages
-    keep = ["l4._row", *[f"l4.o_{c}" for c in outs], "l4._errs", "l4._target",
+    keep = ["l4._row", *[f"l4.o_{c}" for c in outs], f"{errs_sql} AS _errs", "l4._target",
             *[f"l4.f_{n}" for n in st.self_refs]]
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {STG} AS SELECT {', '.join(keep)}, {action} AS _action "
                 f"FROM ({sql_l4}) l4 {tjoin}")
@@ -280,6 +285,9 @@ def _check_required(src: Source, entity: Entity, mapping: dict[str, str | None],
     missing = [f.name for f in entity.fields if f.required and f.name not in mapped]
     if not missing:
         return
+    key_fields = {f.name for f in entity.fields if any(f.target in k for k in entity.keys)}
+    if key_fields & set(mapped):
+        return  # an update-only file: rows that match nothing are rejected for the missing field instead
     if len(src.headers) == 1:
         raise ValidationError(
             f"{src.file_name} was read as a single column ({src.headers[0][:60]!r}): no comma, semicolon, tab "
@@ -374,6 +382,8 @@ def reason_text(entity: Entity, fname: str, code: str, st: Staged, value: Any, d
         return f"duplicate: the same key as row {dup_row} of this file; expected each row once"
     if f is None:
         return code
+    if code == "no_column":
+        return f"matches no existing row, and the file has no {fname} column, which a new row needs"
     if code == "required":
         return f"{fname} is required; expected a value"
     if code == "too_long":
