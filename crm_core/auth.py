@@ -25,14 +25,20 @@ from crm_core import audit, settings, tokens
 from crm_core.access import Actor, load_actor
 from crm_core.db import Database
 from crm_core.errors import CrmError, ValidationError
-from crm_core.passwords import hash_password, verify_password
+from crm_core.passwords import hash_password, needs_rehash, verify_password
 
 DEFAULT_MAX_FAILED = 5
 DEFAULT_LOCKOUT_MINUTES = 15
 MIN_PASSWORD_LENGTH = 8
-# Verifying against a real hash when the login is unknown keeps the answer time
-# the same, so timing does not reveal which login names exist.
-_DUMMY_HASH = hash_password("not-a-real-password")
+_dummy_hash: list[str] = []
+
+
+def _spend_a_verify(password: str) -> None:
+    """Verify against a real hash when the login is unknown: the answer takes as long
+    as for a real user, so timing does not reveal which login names exist."""
+    if not _dummy_hash:
+        _dummy_hash.append(hash_password("not-a-real-password"))
+    verify_password(_dummy_hash[0], password)
 
 
 class LoginFailed(CrmError):
@@ -86,7 +92,7 @@ def authenticate(db: Database, login: str, password: str, *, now: datetime | Non
         [login],
     )
     if row is None or not row["active"]:
-        verify_password(_DUMMY_HASH, password or "")
+        _spend_a_verify(password or "")
         with db.atomic() as cur:
             audit.record(cur, Actor(id=row["id"] if row else None, login=login[:100], role="rep"),
                          "login_failed", "user", row["id"] if row else None,
@@ -116,6 +122,8 @@ def authenticate(db: Database, login: str, password: str, *, now: datetime | Non
                           f"for {lock_minutes} minutes." if left <= 2 else "Wrong login name or password.")
     with db.atomic() as cur:
         cur.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", [row["id"]])
+        if needs_rehash(row["password_hash"]):  # stronger or cheaper parameters since it was set
+            cur.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hash_password(password), row["id"]])
         audit.record(cur, who, "login", "user", row["id"], note="password")
     return load_actor(db, login)
 
