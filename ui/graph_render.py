@@ -59,23 +59,55 @@ def _template():
     return env.get_template("template.html")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready values (decimals and other numbers as float)."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
+_NODES, _EDGES, _OPTIONS = "@@PANORAMA_NODES@@", "@@PANORAMA_EDGES@@", "@@PANORAMA_OPTIONS@@"
 
 
-def _records(df: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts without null fields (vis.js treats a present null differently from absent)."""
-    cols = df.columns
-    out = []
-    for row in df.iter_rows():
-        out.append({c: _plain(v) for c, v in zip(cols, row) if v is not None})
-    return out
+class _Placeholder(list):
+    """A one-item list standing in for the data: Jinja's `length` sees `size`, `tojson` writes the marker."""
+
+    def __init__(self, marker: str, size: int):
+        super().__init__([marker])
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@lru_cache(maxsize=16)
+def _skeleton(height: int, physics: bool, many: bool) -> tuple[str, str, str]:
+    """The page around the data, rendered, stripped of remote links and checked once per variant.
+
+    Returns the HTML split at the node and edge markers (options are spliced as JSON we write).
+    """
+    html = _template().render(
+        height=f"{height}px", width="100%", nodes=_Placeholder(_NODES, 101 if many else 0),
+        edges=[_EDGES], heading="", options=_OPTIONS, physics_enabled=physics, use_DOT=False, dot_lang="",
+        widget=False, bgcolor="#ffffff", conf=False, tooltip_link=False, neighborhood_highlight=False,
+        select_menu=False, filter_menu=False, notebook=False, cdn_resources="in_line",
+    )
+    html = strip_remote(html)
+    nodes_at, edges_at = f'["{_NODES}"]', f'["{_EDGES}"]'
+    if html.count(nodes_at) != 1 or html.count(edges_at) != 1 or html.count(_OPTIONS) != 1:
+        raise RuntimeError("pyvis's template changed: the graph data markers were not found once each")
+    head, rest = html.split(nodes_at)
+    middle, tail = rest.split(edges_at)
+    return head, middle, tail
+
+
+def _json_for_script(df: pl.DataFrame) -> str:
+    """Rows as a JSON array safe inside <script> (as Jinja's tojson: < > & ' escaped).
+
+    Columns with nulls go row by row leaving the null fields out (vis.js treats
+    a present null differently from an absent field); the rest in bulk.
+    """
+    df = df.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+    if df.height and any(df[c].null_count() for c in df.columns):
+        text = json.dumps([{c: v for c, v in zip(df.columns, row) if v is not None} for row in df.iter_rows()],
+                          ensure_ascii=False)
+    else:
+        text = df.write_json() if df.height else "[]"
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("'", "\\u0027"))
 
 
 def strip_remote(html: str) -> str:
@@ -121,13 +153,10 @@ def render(nodes: pl.DataFrame, edges: pl.DataFrame, *, hierarchical: bool = Fal
         options["layout"] = {"hierarchical": {"enabled": True, "direction": "UD", "sortMethod": "directed",
                                               "levelSeparation": 120, "nodeSpacing": 170,
                                               "shakeTowards": "roots"}}
-    html = _template().render(
-        height=f"{int(height)}px", width="100%", nodes=_records(nodes), edges=_records(edges), heading="",
-        options=json.dumps(options), physics_enabled=bool(physics), use_DOT=False, dot_lang="", widget=False,
-        bgcolor="#ffffff", conf=False, tooltip_link=False, neighborhood_highlight=False, select_menu=False,
-        filter_menu=False, notebook=False, cdn_resources="in_line",
-    )
-    return strip_remote(html)
+    head, middle, tail = _skeleton(int(height), bool(physics), n > 100)
+    # options hold no user text; the data is escaped for a script block
+    head, middle, tail = (part.replace(_OPTIONS, json.dumps(options)) for part in (head, middle, tail))
+    return head + _json_for_script(nodes) + middle + _json_for_script(edges) + tail
 
 
 def tree_positions(ids: Sequence[int], parents: Sequence[int | None], *, radial: bool,
