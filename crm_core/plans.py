@@ -46,6 +46,14 @@ _BITS = {"owner_id": 16, "department_id": 8, "region": 4, "product_id": 2, "acco
 _TYPES = {"owner_id": "BIGINT", "department_id": "BIGINT", "region": "VARCHAR", "product_id": "BIGINT",
           "account_id": "BIGINT"}
 _COMPACT_MIN_ROWS = 20_000
+# The open pipeline in the facts: 'pipeline:<stage id>' rows hold unweighted amounts (value) and deal
+# counts (n), weighted on read by the stage's current probability; 'pipeline_own' rows the amounts
+# already weighted by the deals' own probabilities, 'pipeline_own_n' the sum of those probabilities.
+_PIPE_STAGES = "SELECT 'pipeline:' || id AS metric, probability AS p FROM stages"
+_PIPE_WEIGHTS = """CASE WHEN f.metric = 'pipeline_own' THEN f.value WHEN f.metric = 'pipeline_own_n' THEN 0
+                        ELSE f.value * pm.p END AS w_amount,
+                   CASE WHEN f.metric = 'pipeline_own' THEN 0 WHEN f.metric = 'pipeline_own_n' THEN f.value
+                        ELSE f.n * pm.p END AS w_count"""
 
 # -- the monthly facts ------------------------------------------------------
 
@@ -89,6 +97,16 @@ def _events_sql(acct: str) -> str:
         LEFT JOIN opportunities op ON op.id = c.opportunity_id
         WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0 AND {a['c.account_id']}
         UNION ALL SELECT account_id, d, d, 'new_customers', owner_id, region, product_id, 1 FROM first_buy
+        -- open pipeline by expected close month, in the owner's department today: per stage
+        -- unweighted (weighted on read with the stage's current probability), or weighted
+        -- by the deal's own probability
+        UNION ALL SELECT o.account_id, o.expected_close, current_date,
+               CASE WHEN o.probability IS NULL THEN 'pipeline:' || o.stage_id ELSE 'pipeline_own' END,
+               o.owner_id, o.region, o.product_id, o.amount * coalesce(o.probability, 1)
+        FROM opportunities o WHERE o.status = 'open' AND {a['o.account_id']}
+        UNION ALL SELECT o.account_id, o.expected_close, current_date, 'pipeline_own_n', o.owner_id, o.region,
+               o.product_id, o.probability
+        FROM opportunities o WHERE o.status = 'open' AND o.probability IS NOT NULL AND {a['o.account_id']}
     )
     SELECT ev.account_id, date_trunc('month', ev.d)::DATE AS month, ev.metric, ev.owner_id,
            CASE WHEN h.user_id IS NOT NULL AND (h.valid_to IS NULL OR ev.deal_day < h.valid_to)
@@ -140,10 +158,11 @@ def rebuild_facts(db: Database) -> int:
         cur.execute("DELETE FROM plan_facts_account")
         cur.execute("DELETE FROM plan_facts")
         cur.execute("DELETE FROM plan_facts_dirty")
-        cur.execute("INSERT INTO plan_facts_account " + _events_sql("TRUE"))
+        # sorted, so min/max indexes skip most row groups: by account for refreshes, by month for reads
+        cur.execute("INSERT INTO plan_facts_account SELECT * FROM (" + _events_sql("TRUE") + ") ORDER BY account_id")
         cur.execute("""INSERT INTO plan_facts
                        SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
-                       FROM plan_facts_account GROUP BY ALL""")
+                       FROM plan_facts_account GROUP BY ALL ORDER BY month, metric""")
         rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
         _set_state(cur, rows)
     _seen[id(db)] = db.data_version
@@ -197,7 +216,7 @@ def compact_facts(db: Database) -> int:
         folded = cur.sql(
             """SELECT month, metric, owner_id, department_id, region, product_id,
                       sum(value)::DECIMAL(18, 2) AS value, sum(n)::BIGINT AS n
-               FROM plan_facts GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
+               FROM plan_facts GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0 ORDER BY month, metric"""
         ).pl().to_arrow()
         cur.execute("DELETE FROM plan_facts")
         cur.register("_pf_folded", folded)
@@ -326,7 +345,7 @@ def measure(db: Database, specs: pl.DataFrame, today: date) -> pl.DataFrame:
         (sets_acct if "account_id" in cols else sets_plain).add(cols)
 
     def gsets(sets: set) -> str:
-        return ", ".join("(" + ", ".join(("metric", "month", *cols)) + ")" for cols in sorted(sets))
+        return ", ".join("(" + ", ".join(("mkey", "month", *cols)) + ")" for cols in sorted(sets))
 
     def gmask(sets: set) -> str:
         # GROUPING() only takes columns of some grouping set; the others are always "all"
@@ -339,47 +358,38 @@ def measure(db: Database, specs: pl.DataFrame, today: date) -> pl.DataFrame:
 
     lo, hi = specs["start"].min(), specs["end"].max()
     metrics = specs["metric"].unique().to_list()
+    want_pipe = any(m in ("won_amount", "won_count") for m in metrics)
+    pick = "(f.metric IN (SELECT unnest($m))" + (" OR f.metric LIKE 'pipeline%')" if want_pipe else ")")
     accounts = [a for a in specs["account_id"].unique().to_list() if a is not None]
+    weights = f"""{_PIPE_WEIGHTS},
+                  CASE WHEN f.metric LIKE 'pipeline%' THEN 'pipeline' ELSE f.metric END AS mkey"""
     parts = []
     if sets_plain:
-        parts.append(f"""SELECT metric, month, {gcols(sets_plain)},
-                                sum(value) AS value, {gmask(sets_plain)} AS mask
-                         FROM plan_facts WHERE month >= $lo AND month < $hi AND metric IN (SELECT unnest($m))
+        parts.append(f"""SELECT mkey, month, {gcols(sets_plain)}, sum(value) AS value, sum(w_amount) AS w_amount,
+                                sum(w_count) AS w_count, {gmask(sets_plain)} AS mask
+                         FROM (SELECT f.*, {weights} FROM plan_facts f LEFT JOIN _pm pm ON pm.metric = f.metric
+                               WHERE f.month >= $lo AND f.month < $hi AND {pick})
                          GROUP BY GROUPING SETS ({gsets(sets_plain)})""")
     if sets_acct:
-        parts.append(f"""SELECT metric, month, {gcols(sets_acct)}, sum(value) AS value,
-                                {gmask(sets_acct)} AS mask
-                         FROM plan_facts_account WHERE month >= $lo AND month < $hi
-                           AND metric IN (SELECT unnest($m)) AND account_id IN (SELECT unnest($acc::BIGINT[]))
+        parts.append(f"""SELECT mkey, month, {gcols(sets_acct)}, sum(value) AS value, sum(w_amount) AS w_amount,
+                                sum(w_count) AS w_count, {gmask(sets_acct)} AS mask
+                         FROM (SELECT f.*, {weights} FROM plan_facts_account f LEFT JOIN _pm pm ON pm.metric = f.metric
+                               WHERE f.month >= $lo AND f.month < $hi AND {pick}
+                                 AND f.account_id IN (SELECT unnest($acc::BIGINT[])))
                          GROUP BY GROUPING SETS ({gsets(sets_acct)})""")
-    all_sets = sorted(sets_plain | sets_acct)
-    pipe_sets = ", ".join("(" + ", ".join(cols) + ", month)" if cols else "(month)" for cols in all_sets)
     join_dims = " AND ".join(f"g.{c} IS NOT DISTINCT FROM s.{c}" for c in _BITS)
     sql = f"""
-    WITH g AS ({" UNION ALL ".join(parts)}),
+    WITH _pm AS ({_PIPE_STAGES}),
+    g AS ({" UNION ALL ".join(parts)}),
     act AS (
         SELECT s.key, sum(g.value) AS actual FROM _specs s JOIN g
-          ON g.metric = s.metric AND g.mask = s.mask AND {join_dims}
+          ON g.mkey = s.metric AND g.mask = s.mask AND {join_dims}
          AND g.month >= s.start AND g.month < s."end"
         GROUP BY s.key
     ),
-    opp AS (
-        SELECT date_trunc('month', o.expected_close)::DATE AS month, o.owner_id, u.department_id, o.region,
-               o.product_id, o.account_id,
-               o.amount * coalesce(o.probability, st.probability) AS w_amount,
-               coalesce(o.probability, st.probability) AS w_count
-        FROM opportunities o JOIN stages st ON st.id = o.stage_id LEFT JOIN users u ON u.id = o.owner_id
-        WHERE o.status = 'open' AND o.expected_close >= $lo AND o.expected_close < $hi
-    ),
-    pg AS (
-        SELECT month, {gcols(set(all_sets))},
-               sum(w_amount) AS w_amount, sum(w_count) AS w_count,
-               {gmask(set(all_sets))} AS mask
-        FROM opp GROUP BY GROUPING SETS ({pipe_sets})
-    ),
     pip AS (
         SELECT s.key, sum(CASE s.metric WHEN 'won_amount' THEN g.w_amount ELSE g.w_count END) AS pipeline
-        FROM _specs s JOIN pg g ON g.mask = s.mask AND {join_dims}
+        FROM _specs s JOIN g ON g.mkey = 'pipeline' AND g.mask = s.mask AND {join_dims}
          AND g.month >= s.start AND g.month < s."end"
         WHERE s.metric IN ('won_amount', 'won_count')
         GROUP BY s.key
@@ -549,17 +559,15 @@ def by_member(db: Database, actor: Actor, by: str, period: Period, metric: str =
         [metric, period.start, period.end, *fp, *fwp],
     )
     targets = _member_targets(db, actor, (col,), period, metric).rename({col: "member_id"})
-    pscope, pp = facts_scope(db, actor, "o")
-    ow, owp = _filter_sql(flt, "o")
-    pipe_col = {"department_id": "u.department_id"}.get(col, f"o.{col}")
-    weight = "o.amount * coalesce(o.probability, st.probability)" if metric == "won_amount" else \
-        "coalesce(o.probability, st.probability)"
+    weight = "w_amount" if metric == "won_amount" else "w_count"
     pipeline = db.query(
-        f"""SELECT {pipe_col} AS member_id, sum({weight})::DOUBLE AS pipeline
-            FROM opportunities o JOIN stages st ON st.id = o.stage_id LEFT JOIN users u ON u.id = o.owner_id
-            WHERE o.status = 'open' AND o.expected_close >= ? AND o.expected_close < ?
-              AND {pscope.replace('o.department_id', 'u.department_id')} AND {ow} GROUP BY 1""",
-        [period.start, period.end, *pp, *owp],
+        f"""WITH _pm AS ({_PIPE_STAGES})
+            SELECT member_id, sum({weight})::DOUBLE AS pipeline FROM (
+                SELECT f.{col} AS member_id, {_PIPE_WEIGHTS}
+                FROM {table} f LEFT JOIN _pm pm ON pm.metric = f.metric
+                WHERE f.metric LIKE 'pipeline%' AND f.month >= ? AND f.month < ? AND {fscope} AND {fw})
+            GROUP BY 1""",
+        [period.start, period.end, *fp, *fwp],
     ) if metric in ("won_amount", "won_count") else pl.DataFrame(
         schema={"member_id": actual["member_id"].dtype, "pipeline": pl.Float64})
     df = (actual.join(targets.select("member_id", "target"), on="member_id", how="full", coalesce=True)

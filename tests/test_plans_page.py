@@ -8,35 +8,55 @@ import pytest
 from tests.apptest_helpers import run_page, texts
 
 
+def _open(login, tab=None):
+    """Run the page; with `tab`, run it again with that tab open (tabs compute lazily)."""
+    at = run_page("plan_vs_actual.py", login=login)
+    if tab:
+        at.session_state["plan_tab"] = tab
+        at.run()
+    return at
+
+
 def _grid(at):
     return next(df for df in at.dataframe if "attainment_pct" in df.value.columns and "id" in df.value.columns)
 
 
 def test_manager_sees_headline_charts_leaderboard_and_rollup(app_db):
-    at = run_page("plan_vs_actual.py", login="manager1")
+    at = _open("manager1")
     assert not at.exception, at.exception
     assert at.title[0].value == "Plan vs actual"
     labels = [m.label for m in at.metric]
     assert {"Target", "Actual", "Attainment", "Run-rate projection", "Pipeline coverage"} <= set(labels)
-    assert {"Outstanding", "Overdue"} <= set(labels)
-    page = texts(at)
-    assert "Leaderboard" in page and "Behind the number" in page
+    assert "Leaderboard" in texts(at)
     board = next(df.value for df in at.dataframe if "rank" in df.value.columns)
     assert board.shape[0] >= 1
+    # drill into the leader's deals
+    pick = next(s for s in at.selectbox if s.key and s.key.startswith("plan_drill_"))
+    pick.select_index(0).run()
+    assert not at.exception, at.exception
+    assert "Behind the number" in texts(at)
+    at.session_state["plan_tab"] = "Roll-up"
+    at.run()
     rollup = next(df.value for df in at.dataframe if "children_target" in df.value.columns)
     assert rollup.shape[0] >= 2
+    at.session_state["plan_tab"] = "Money collected"
+    at.run()
+    assert not at.exception, at.exception
+    assert {"Outstanding", "Overdue"} <= {m.label for m in at.metric}
+    assert any("days_overdue" in df.value.columns for df in at.dataframe)
 
 
 def test_rep_sees_only_themselves(app_db):
-    at = run_page("plan_vs_actual.py", login="rep2")
+    at = _open("rep2")
     assert not at.exception
     board = next(df.value for df in at.dataframe if "rank" in df.value.columns)
     assert board.shape[0] == 1
+    at = _open("rep2", "Targets")
     assert "Only admins and managers change targets." in texts(at)
 
 
 def test_edit_a_target_in_the_grid_changes_attainment(app_db):
-    at = run_page("plan_vs_actual.py", login="admin")
+    at = _open("admin", "Targets")
     grid = _grid(at).value
     row = grid.index[grid["actual"] > 0][0] if (grid["actual"] > 0).any() else grid.index[0]
     actual = float(grid.loc[row, "actual"])
@@ -54,7 +74,7 @@ def test_edit_a_target_in_the_grid_changes_attainment(app_db):
 
 
 def test_import_with_an_error_shows_it_and_changes_nothing(app_db):
-    at = run_page("plan_vs_actual.py", login="admin")
+    at = _open("admin", "Targets")
     before = _grid(at).value.shape[0]
     bad = b"period,metric,owner,value\n2026Q3,won_amount,rep2,100\n2026Q3,won_amount,nobody,5\n"
     at.file_uploader(key="plan_import_file").set_value(("plan.csv", bad, "text/csv")).run()
@@ -66,7 +86,7 @@ def test_import_with_an_error_shows_it_and_changes_nothing(app_db):
 
 
 def test_chinese_labels(app_db):
-    at = run_page("plan_vs_actual.py", login="manager1")
+    at = _open("manager1")
     at.session_state["lang"] = "zh"
     at.run()
     assert not at.exception
