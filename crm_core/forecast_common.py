@@ -12,26 +12,36 @@ from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
 
-# `by` -> (key expression, label expression, joins). Written here, never user text.
+# `by` -> (key expression on deals, label expression, label join on the grouped rows `g`).
+# Written here, never user text. Labels are joined after aggregating: joining a
+# name onto every one of a million deals costs more than the aggregate itself.
 GROUPS: dict[str, tuple[str, str, str]] = {
-    "owner": ("o.owner_id", "coalesce(gu.display_name, '(none)')", "LEFT JOIN users gu ON gu.id = o.owner_id"),
+    "owner": ("o.owner_id", "coalesce(gu.display_name, '(none)')", "LEFT JOIN users gu ON gu.id = g.group_id"),
     "department": ("o.department_id", "coalesce(gd.name, '(none)')",
-                   "LEFT JOIN departments gd ON gd.id = o.department_id"),
-    "region": ("o.region", "coalesce(o.region, '(none)')", ""),
-    "product": ("o.product_id", "coalesce(gp.name, '(none)')", "LEFT JOIN products gp ON gp.id = o.product_id"),
-    "source": ("o.source", "coalesce(o.source, '(none)')", ""),
+                   "LEFT JOIN departments gd ON gd.id = g.group_id"),
+    "region": ("o.region", "coalesce(g.group_id, '(none)')", ""),
+    "product": ("o.product_id", "coalesce(gp.name, '(none)')", "LEFT JOIN products gp ON gp.id = g.group_id"),
+    "source": ("o.source", "coalesce(g.group_id, '(none)')", ""),
 }
 METHODS = ("stage", "override", "empirical")
 
 
-def group_parts(by: str | None) -> tuple[str, str, str]:
-    """(select list prefix, GROUP BY list, joins) for an optional grouping."""
+def group_parts(by: str | None) -> tuple[str, str]:
+    """(select list prefix, GROUP BY list) for an optional grouping: the key as `group_id`."""
     if by is None:
-        return "", "", ""
+        return "", ""
     if by not in GROUPS:
         raise ValidationError(f"cannot group by {by!r}; choose one of: {', '.join(GROUPS)}", field="by", value=by)
-    key, label, joins = GROUPS[by]
-    return f"{key} AS group_id, {label} AS {by}, ", f"{key}, {label}", joins
+    return f"{GROUPS[by][0]} AS group_id, ", GROUPS[by][0]
+
+
+def labelled(by: str | None, sql: str, order: str = "") -> str:
+    """Wrap an aggregate grouped by `group_id` so the group's name follows it as column `by`."""
+    if by is None:
+        return sql
+    _, label, join = GROUPS[by]
+    return f"SELECT g.group_id, {label} AS {by}, g.* EXCLUDE (group_id) FROM ({sql}) g {join} " \
+           f"ORDER BY {order or by + ', g.group_id'}"
 
 
 def scope_where(actor: Actor, flt: PipelineFilter, *, date_column: str | None = None,

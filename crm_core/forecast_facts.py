@@ -85,6 +85,8 @@ def _insert_sql(top_stage: int, blocks: list[int] | None) -> tuple[str, list[Any
         FROM opportunities o
         LEFT JOIN agg ON agg.opportunity_id = o.id
         WHERE {opp_where}
+        -- stored in creation order, so a period filter skips whole row groups by their min/max
+        ORDER BY o.created_at
     """
     return sql, [*subset, *ids, *subset]
 

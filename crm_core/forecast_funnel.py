@@ -27,7 +27,7 @@ import polars as pl
 from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import funnel_sequence, group_parts, ratio, scope_where
+from crm_core.forecast_common import funnel_sequence, group_parts, labelled, ratio, scope_where
 from crm_core.forecast_facts import ensure_current
 
 _MASK = "o.entered_mask"
@@ -43,20 +43,17 @@ def cohort_combos(db: Database, actor: Actor, flt: PipelineFilter | None = None,
     flt = flt or PipelineFilter()
     facts = ensure_current(db)
     seq = funnel_sequence(db)
-    select_group, group_by, joins = group_parts(by)
+    select_group, group_by = group_parts(by)
     days = ", ".join(f"sum(o.days_{st.id}) AS s{st.id}, count(o.days_{st.id}) AS c{st.id}" for st in seq)
     where, wp = scope_where(actor, flt, date_column="created_at")
-    return db.query(
-        f"""
+    sql = f"""
         SELECT {select_group}o.stage_id, o.status, o.lost_from_stage, o.entered_mask,
                count(*) AS n, sum(o.amount) AS amount{', ' + days if days else ''}
         FROM {facts} o
-        {joins}
         WHERE {where}
         GROUP BY {group_by + ', ' if by else ''}o.stage_id, o.status, o.lost_from_stage, o.entered_mask
-        """,
-        wp,
-    )
+    """
+    return db.query(labelled(by, sql), wp)
 
 
 def funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, by: str | None = None,

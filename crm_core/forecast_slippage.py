@@ -22,7 +22,7 @@ from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import group_parts, scope_where
+from crm_core.forecast_common import group_parts, labelled, scope_where
 
 _SLIPS = """
     SELECT opportunity_id, count(*) AS slips,
@@ -37,21 +37,18 @@ _SLIPS = """
 def slippage(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, by: str | None = None) -> pl.DataFrame:
     """One row per group (or one row in all) with the slippage figures above."""
     flt = flt or PipelineFilter()
-    select_group, group_by, joins = group_parts(by)
+    select_group, group_by = group_parts(by)
     where, wp = scope_where(actor, flt, date_column="created_at")
-    df = db.query(
-        f"""
+    sql = f"""
         WITH m AS ({_SLIPS})
         SELECT {select_group}count(*) AS deals, count(m.opportunity_id) AS slipped_deals,
                coalesce(sum(m.slips), 0)::BIGINT AS slips, coalesce(sum(m.slip_days), 0)::BIGINT AS slip_days
         FROM opportunities o
         LEFT JOIN m ON m.opportunity_id = o.id
-        {joins}
         WHERE {where}
-        {'GROUP BY ' + group_by + ' ORDER BY slip_days DESC' if by else ''}
-        """,
-        wp,
-    )
+        {'GROUP BY ' + group_by if by else ''}
+    """
+    df = db.query(labelled(by, sql, "g.slip_days DESC, g.group_id"), wp)
     return df.with_columns(
         slip_rate=pl.when(pl.col("deals") > 0).then((pl.col("slipped_deals") / pl.col("deals")).round(4)),
         avg_slip_days=pl.when(pl.col("slips") > 0).then((pl.col("slip_days") / pl.col("slips")).round(2)),

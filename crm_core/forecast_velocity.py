@@ -12,8 +12,8 @@ region, product and source:
 - velocity = open_deals x win_rate x avg_deal_size / avg_cycle_days: the money
   the current pipeline is expected to bring in per day.
 
-One aggregate pass of sums and counts; averages and the total row are derived
-from those few rows.
+One aggregate pass folds the deals to a few rows per group (status x closed
+in the period); the counts, averages and the total row are derived from those.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import polars as pl
 from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import group_parts, scope_where
+from crm_core.forecast_common import group_parts, labelled, scope_where
 from crm_core.forecast_facts import ensure_current
 
 
@@ -33,7 +33,7 @@ def velocity(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, b
     """One row per group (when `by`) plus a total row (`is_total`), with the figures above."""
     flt = flt or PipelineFilter()
     facts = ensure_current(db)
-    select_group, group_by, joins = group_parts(by)
+    select_group, group_by = group_parts(by)
     where, wp = scope_where(actor, flt)
     period: list[str] = []
     pp: list[Any] = []
@@ -44,29 +44,41 @@ def velocity(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, b
         period.append("o.closed_at <= ?")
         pp.append(flt.date_to)
     in_period = " AND ".join(period) or "TRUE"
-    won = f"o.status = 'won' AND {in_period}"
     sums = ["open_deals", "open_amount", "closed_deals", "won_deals", "won_amount", "cycle_days"]
-    df = db.query(
-        f"""
-        SELECT {select_group}
-               count(*) FILTER (WHERE o.status = 'open') AS open_deals,
-               coalesce(sum(o.amount) FILTER (WHERE o.status = 'open'), 0) AS open_amount,
-               count(*) FILTER (WHERE o.status IN ('won', 'lost') AND {in_period}) AS closed_deals,
-               count(*) FILTER (WHERE {won}) AS won_deals,
-               coalesce(sum(o.amount) FILTER (WHERE {won}), 0) AS won_amount,
-               coalesce(sum(date_diff('day', o.created_at::DATE, o.closed_at)) FILTER (WHERE {won}), 0) AS cycle_days
+    # Fold the deals to (group, status, closed in period) first: a few rows per group.
+    sql = f"""
+        SELECT {select_group}o.status, coalesce({in_period}, FALSE) AS in_period, count(*) AS n,
+               sum(o.amount) AS amount,
+               sum(date_diff('day', o.created_at::DATE, o.closed_at)) FILTER (WHERE o.status = 'won') AS cycle
         FROM {facts} o
-        {joins}
         WHERE {where}
-        {'GROUP BY ' + group_by if by else ''}
-        """,
-        [*pp, *pp, *pp, *pp, *wp],
-    )
+        GROUP BY {group_by + ', ' if by else ''}o.status, in_period
+    """
+    folded = db.query(labelled(by, sql), [*pp, *wp])
+    keys = ["group_id", by] if by else []
+    status, inp = pl.col("status"), pl.col("in_period")
+    closed_in = status.is_in(["won", "lost"]) & inp
+    won_in = (status == "won") & inp
+    aggs = [
+        pl.col("n").filter(status == "open").sum().alias("open_deals"),
+        pl.col("amount").filter(status == "open").sum().alias("open_amount"),
+        pl.col("n").filter(closed_in).sum().alias("closed_deals"),
+        pl.col("n").filter(won_in).sum().alias("won_deals"),
+        pl.col("amount").filter(won_in).sum().alias("won_amount"),
+        pl.col("cycle").filter(won_in).sum().alias("cycle_days"),
+    ]
+    if folded.height == 0:
+        folded = pl.DataFrame(schema={**({"group_id": pl.Utf8, by: pl.Utf8} if by else {}), "status": pl.Utf8,
+                                      "in_period": pl.Boolean, "n": pl.Int64, "amount": pl.Decimal(18, 2),
+                                      "cycle": pl.Int64})
+    df = folded.group_by(keys, maintain_order=True).agg(aggs) if by else folded.select(aggs)
+    df = df.with_columns(pl.col("open_amount", "won_amount").cast(pl.Decimal(18, 2)).fill_null(0),
+                         pl.col("cycle_days").cast(pl.Int64).fill_null(0))
     # The total is summed from the groups (a handful of rows), not a second pass over the deals.
     total = df.select([pl.col(c).sum() for c in sums]).with_columns(is_total=pl.lit(True))
     if by:
-        df = pl.concat([df.with_columns(is_total=pl.lit(False)),
-                        total.with_columns(pl.lit(None, pl.Int64).alias("group_id"), pl.lit(None, pl.Utf8).alias(by))],
+        df = pl.concat([df.with_columns(pl.col("group_id", by).cast(pl.Utf8), is_total=pl.lit(False)),
+                        total.with_columns(pl.lit(None, pl.Utf8).alias("group_id"), pl.lit(None, pl.Utf8).alias(by))],
                        how="diagonal_relaxed")
     else:
         df = total
@@ -82,8 +94,7 @@ def velocity(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, b
         .then(pl.col("open_deals") * pl.col("win_rate") * pl.col("avg_deal_size") / pl.col("avg_cycle_days")),
     ).with_columns(pl.col("avg_deal_size", "avg_cycle_days", "velocity").round(2))
     if by:
-        df = df.with_columns(pl.col("group_id").cast(pl.Utf8), pl.col(by).cast(pl.Utf8))
-        df = df.sort(["is_total", by], nulls_last=True)
+        df = df.sort(["is_total", by, "group_id"], nulls_last=True)
     cols = [c for c in ("group_id", by) if by] + [
         "is_total", "open_deals", "open_amount", "closed_deals", "won_deals", "won_amount", "win_rate",
         "avg_deal_size", "avg_cycle_days", "velocity"]

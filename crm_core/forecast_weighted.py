@@ -34,7 +34,7 @@ from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import METHODS, add_months, group_parts, month_start, scope_where, stages
+from crm_core.forecast_common import METHODS, add_months, group_parts, labelled, month_start, scope_where, stages
 
 CATEGORIES = ("closed", "commit", "best_case", "pipeline")
 
@@ -111,10 +111,10 @@ def category_rows(db: Database, actor: Actor, flt: PipelineFilter | None, probs:
     """Long form: (group,) month, category, deals, amount, weighted."""
     flt = flt or PipelineFilter()
     whatif = whatif or WhatIf()
-    select_group, _, joins = group_parts(by)
-    outer = f"group_id, {by}, " if by else ""
+    select_group, _ = group_parts(by)
+    outer = "group_id, " if by else ""
     if owner_key:  # snapshots: by owner id, no label
-        select_group, outer, joins = "o.owner_id AS owner_id, ", "owner_id, ", ""
+        select_group, outer, by = "o.owner_id AS owner_id, ", "owner_id, ", None
     where, wp = scope_where(actor, flt)
     deal_p = "coalesce(o.probability, sp.p)" if method == "override" else "sp.p"
     sql = f"""
@@ -126,26 +126,24 @@ def category_rows(db: Database, actor: Actor, flt: PipelineFilter | None, probs:
             FROM opportunities o
             JOIN stages s ON s.id = o.stage_id
             JOIN sp ON sp.stage_id = o.stage_id
-            {joins}
             WHERE o.status = 'open' AND o.expected_close >= ? AND o.expected_close < ?
               AND s.forecast_category <> 'omitted'
-              AND o.id NOT IN (SELECT unnest(?::BIGINT[]))
+              {'AND o.id NOT IN (SELECT unnest(?::BIGINT[]))' if whatif.excluded_ids else ''}
               AND {where}
             UNION ALL
             SELECT {select_group}date_trunc('month', o.closed_at)::DATE, 'closed', o.amount, o.amount
             FROM opportunities o
-            {joins}
             WHERE o.status = 'won' AND o.closed_at >= ? AND o.closed_at < ? AND {where}
         )
         SELECT {outer}month, category, count(*) AS deals,
                sum(amount) AS amount, round(sum(weighted), 2)::DECIMAL(18, 2) AS weighted
         FROM rows
         GROUP BY {outer}month, category
-        ORDER BY {outer}month, category
     """
-    params = [probs["stage_id"].to_list(), probs["used"].to_list(), start, end,
-              list(whatif.excluded_ids), *wp, start, end, *wp]
-    return db.query(sql, params)
+    excluded = [list(whatif.excluded_ids)] if whatif.excluded_ids else []
+    params = [probs["stage_id"].to_list(), probs["used"].to_list(), start, end, *excluded, *wp, start, end, *wp]
+    return db.query(labelled(by, sql, f"{by}, g.group_id, g.month, g.category") if by
+                    else sql + f" ORDER BY {outer}month, category", params)
 
 
 def month_targets(db: Database, actor: Actor, flt: PipelineFilter | None, start: date, end: date, *,
