@@ -80,10 +80,10 @@ def keep_token() -> None:
     token = st.session_state.get("auth_token")
     if token and st.context.cookies.get(COOKIE) != token:
         max_age = int((st.session_state["auth_expires"] - tokens.utcnow()).total_seconds())
-        st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max(max_age, 0)}; "
+        st.sidebar.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max(max_age, 0)}; "
                 "SameSite=Strict';</script>", unsafe_allow_javascript=True)
     elif not token and st.session_state.get("signed_out") and st.context.cookies.get(COOKIE):
-        st.html(f"<script>document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';</script>",
+        st.sidebar.html(f"<script>document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';</script>",
                 unsafe_allow_javascript=True)
 
 

@@ -95,7 +95,9 @@ def _edit_user(db: Database, actor: Actor, table, depts: dict, people: dict) -> 
 def _departments(db: Database, actor: Actor, people: dict) -> None:
     st.subheader(t("users.departments"))
     depts = cached(users.list_departments, db, actor)
-    st.dataframe(depts.drop("version"), hide_index=True, width="stretch")
+    st.dataframe(depts.select("name", "parent", "region", "manager", "people"), hide_index=True, width="stretch",
+                 column_config={"name": t("col.name"), "parent": t("users.parent"), "region": t("filters.region"),
+                                "manager": t("users.manager"), "people": t("users.people")})
     with st.form("add_department", clear_on_submit=True):
         c1, c2, c3, c4 = st.columns(4)
         name = c1.text_input(t("col.name"), key="nd_name")
@@ -133,7 +135,14 @@ def render(db: Database, actor: Actor) -> None:
         _own_password(db, actor)
         return
     table = cached(users.list_users, db, actor)
-    st.dataframe(table.drop("version"), hide_index=True, width="stretch")
+    st.dataframe(
+        table.select("login", "display_name", "email", "role", "department", "region", "manager", "active", "locked",
+                     "failed_logins"),
+        hide_index=True, width="stretch",
+        column_config={"login": t("login.user"), "display_name": t("auth.display_name"), "email": t("users.email"),
+                       "role": t("users.role"), "department": t("filters.department"),
+                       "region": t("filters.region"), "manager": t("users.manager"), "active": t("users.active"),
+                       "locked": t("users.locked"), "failed_logins": t("users.failed_logins")})
     people = dict(zip(table["id"].to_list(), [f"{n} ({lg})" for n, lg in zip(table["display_name"], table["login"])]))
     depts = dict(zip(*users.list_departments(db, actor).select("id", "name").to_dict(as_series=False).values()))
     _add_user(db, actor, depts, people)
