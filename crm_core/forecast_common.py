@@ -52,6 +52,13 @@ def scope_where(actor: Actor, flt: PipelineFilter, *, date_column: str | None = 
     return f"{scope} AND {where}", [*sp, *wp]
 
 
+def add_in(conds: list[str], params: list[Any], column: str, values: tuple, typ: str = "BIGINT") -> None:
+    """Append `column IN (values)` (bound as one list) when values were chosen; `column` is crm_core's text."""
+    if values:
+        conds.append(f"{column} IN (SELECT unnest(?::{typ}[]))")
+        params.append(list(values))
+
+
 @dataclass(frozen=True)
 class Stage:
     id: int

@@ -23,7 +23,7 @@ from crm_core.access import Actor, owner_scope, require_role
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import add_months, month_start
+from crm_core.forecast_common import add_in, add_months, month_start
 from crm_core.forecast_weighted import category_rows, check_method, probabilities, window
 
 SNAPSHOT_MONTHS = 12
@@ -90,12 +90,8 @@ def accuracy(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, w
     last_month = month_start(today)
     scope, sp = owner_scope(actor, "s.owner_id")
     conds, params = [scope], list(sp)
-    if flt.owner_ids:
-        conds.append("s.owner_id IN (SELECT unnest(?::BIGINT[]))")
-        params.append(list(flt.owner_ids))
-    if flt.department_ids:
-        conds.append("s.owner_id IN (SELECT id FROM users WHERE department_id IN (SELECT unnest(?::BIGINT[])))")
-        params.append(list(flt.department_ids))
+    add_in(conds, params, "s.owner_id", flt.owner_ids)
+    add_in(conds, params, "(SELECT department_id FROM users WHERE id = s.owner_id)", flt.department_ids)
     where = " AND ".join(conds)
     return db.query(
         f"""

@@ -34,7 +34,16 @@ from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
-from crm_core.forecast_common import METHODS, add_months, group_parts, labelled, month_start, scope_where, stages
+from crm_core.forecast_common import (
+    METHODS,
+    add_in,
+    add_months,
+    group_parts,
+    labelled,
+    month_start,
+    scope_where,
+    stages,
+)
 
 CATEGORIES = ("closed", "commit", "best_case", "pipeline")
 
@@ -161,18 +170,10 @@ def month_targets(db: Database, actor: Actor, flt: PipelineFilter | None, start:
     conds = ["t.grain = 'month'", "t.metric = 'won_amount'", "t.owner_id IS NOT NULL",
              "t.period_start >= ?", "t.period_start < ?", scope]
     params: list[Any] = [start, end, *sp]
-    if flt.owner_ids:
-        conds.append("t.owner_id IN (SELECT unnest(?::BIGINT[]))")
-        params.append(list(flt.owner_ids))
-    if flt.department_ids:
-        conds.append("coalesce(t.department_id, u.department_id) IN (SELECT unnest(?::BIGINT[]))")
-        params.append(list(flt.department_ids))
-    if flt.regions:
-        conds.append("t.region IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(flt.regions))
-    if flt.product_ids:
-        conds.append("t.product_id IN (SELECT unnest(?::BIGINT[]))")
-        params.append(list(flt.product_ids))
+    add_in(conds, params, "t.owner_id", flt.owner_ids)
+    add_in(conds, params, "coalesce(t.department_id, u.department_id)", flt.department_ids)
+    add_in(conds, params, "t.region", flt.regions, "VARCHAR")
+    add_in(conds, params, "t.product_id", flt.product_ids)
     if flt.sources:
         conds.append("FALSE")
     key = "t.owner_id, " if by_owner else ""

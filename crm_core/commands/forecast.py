@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
 from crm_core import forecast_facts, forecast_snapshots
 from crm_core.cli import acting_user, open_db
+from crm_core.commands.report import _date
 from crm_core.forecast_common import METHODS
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
