@@ -220,9 +220,16 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     st.base = int(base)
     l1_cols = ", ".join([f"rowid - {int(base)} AS _row", *([r_cols] if r_cols else []), *carried])
     sql_l1 = f"SELECT {l1_cols} FROM {RAW}"
-    sql_l2 = f"SELECT l1.*{', ' + ', '.join(typed) if typed else ''} FROM ({sql_l1}) l1 {' '.join(joins)}"
-    sql_l3 = (f"SELECT l2.*, {o_sql}, list_filter([{', '.join(errs)}], lambda e: e IS NOT NULL) AS _errs "
-              f"FROM ({sql_l2}) l2")
+    # typed values are materialised once: left as a subquery, DuckDB inlines each conversion into every
+    # expression that uses it (the stored value, each check), running it several times per row
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_typed AS SELECT l1.*{', ' + ', '.join(typed) if typed else ''} "
+                f"FROM ({sql_l1}) l1 {' '.join(joins)}")
+    sql_l2 = "SELECT * FROM _imp_typed"
+    # most rows have no problem: test the conditions first and build the list only for the others
+    conds = [e.split(" THEN ", 1)[0].removeprefix("CASE WHEN ") for e in errs if e.startswith("CASE WHEN ")]
+    any_bad = " OR ".join(f"coalesce({c}, FALSE)" for c in conds) or "FALSE"
+    sql_l3 = (f"SELECT l2.*, {o_sql}, CASE WHEN {any_bad} THEN list_filter([{', '.join(errs)}], "
+              f"lambda e: e IS NOT NULL) ELSE []::VARCHAR[] END AS _errs FROM ({sql_l2}) l2")
 
     # matching: the first key alternative that finds a row
     match_joins, match_ids = [], []
@@ -328,6 +335,8 @@ def _checks(f: Field, opts: Options, st: Staged) -> list[str]:
             out.append(err(f"{v} NOT BETWEEN {int(lo)} AND {int(hi)}", "range"))
         if f.kind == "prob":
             out.append(err(f"{v} NOT BETWEEN 0 AND 1", "range"))
+        if f.kind in ("date", "timestamp"):
+            out.append(err(f"year({v}) NOT BETWEEN 1900 AND 2199", "type"))
     return out
 
 

@@ -52,17 +52,23 @@ def integer(v: str) -> str:
 
 
 def amount(v: str) -> str:
-    """Amounts: 1,234.50 / 1.234,50 / ¥1 234 / $(12.00) / 12 USD -> DECIMAL(18,2)."""
-    stripped = f"regexp_replace({v}, '[\\s$¥￥€£'']|CNY|RMB|USD|EUR|元', '', 'g')"
-    european = f"replace(replace({stripped}, '.', ''), ',', '.')"
-    plain = f"replace({stripped}, ',', '')"
-    body = (f"CASE WHEN regexp_full_match({stripped}, '\\(?-?\\d{{1,3}}(\\.\\d{{3}})+,\\d{{1,2}}\\)?') "
-            f"OR regexp_full_match({stripped}, '\\(?-?\\d+,\\d{{1,2}}\\)?') THEN {european} ELSE {plain} END")
-    signed = f"CASE WHEN {body} LIKE '(%)' THEN '-' || trim({body}, '()') ELSE {body} END"
-    # fast path for 1,234.50: a last comma followed by exactly three characters is a thousands separator
-    # (a failing TRY_CAST costs ten times a successful one, so the common shapes go first)
-    return (f"CASE WHEN regexp_full_match({v}, '-?[\\d,]*\\.?\\d*') AND strpos(reverse({v}), ',') NOT IN (2, 3) "
-            f"THEN TRY_CAST(replace({v}, ',', '') AS DECIMAL(18, 2)) ELSE TRY_CAST({signed} AS DECIMAL(18, 2)) END")
+    """Amounts: 1,234.50 / 1.234,50 / ¥1 234 / $(12.00) / 12 USD -> DECIMAL(18,2).
+
+    The common shape (digits, commas as thousands separators, a dot) takes a
+    cheap path. The rest is parsed inside a lambda: DuckDB hoists repeated
+    subexpressions out of COALESCE and would otherwise run the regular
+    expressions on every row, not only on the rows that need them.
+    """
+    fast = (f"CASE WHEN regexp_full_match({v}, '-?[0-9,]*\\.?[0-9]*') AND {v} NOT LIKE '%,__' "
+            f"AND {v} NOT LIKE '%,_' THEN TRY_CAST(replace({v}, ',', '') AS DECIMAL(18, 2)) END")
+    s = "regexp_replace(x, '[\\s$¥￥€£'']|CNY|RMB|USD|EUR|元', '', 'g')"
+    body = ("CASE WHEN regexp_full_match(y, '\\(?-?\\d{1,3}(\\.\\d{3})+,\\d{1,2}\\)?') "
+            "OR regexp_full_match(y, '\\(?-?\\d+,\\d{1,2}\\)?') THEN replace(replace(y, '.', ''), ',', '.') "
+            "ELSE replace(y, ',', '') END")
+    signed = "CASE WHEN z LIKE '(%)' THEN '-' || trim(z, '()') ELSE z END"
+    slow = (f"list_transform(list_transform(list_transform([{v}], lambda x: {s}), lambda y: {body}), "
+            f"lambda z: TRY_CAST({signed} AS DECIMAL(18, 2)))[1]")
+    return f"coalesce({fast}, {slow})"
 
 
 def number(v: str) -> str:
@@ -84,9 +90,8 @@ def timestamp(v: str, order: str | None = None) -> str:
     """ISO, the file's D/M/Y or M/D/Y, Chinese 年月日, named months, Excel serial numbers."""
     serial = (f"CASE WHEN regexp_full_match({v}, '\\d{{5}}(\\.\\d+)?') THEN TIMESTAMP '1899-12-30' "
               f"+ to_microseconds(CAST(round(CAST({v} AS DOUBLE) * 86400000000) AS BIGINT)) END")
-    ts = f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {_formats(order)}), {serial})"
-    # Years outside 1900-2199 are typing mistakes (0202, 20224), not history.
-    return f"(CASE WHEN year({ts}) BETWEEN 1900 AND 2199 THEN {ts} END)"
+    # Years outside 1900-2199 are typing mistakes (0202, 20224), not history: `plan` rejects them.
+    return f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {_formats(order)}), {serial})"
 
 
 def date(v: str, order: str | None = None) -> str:
@@ -107,7 +112,8 @@ def enum(v: str, choices: dict[str, str]) -> str:
 
 def looks_like_formula(v: str) -> str:
     """Text a spreadsheet would run as a formula (=cmd|..., @SUM(...), +HYPERLINK(...))."""
-    return f"regexp_matches({v}, '^(=|@|[+\\-]\\s*[A-Za-z_]+\\s*\\(|[+\\-=@].*\\|)')"
+    return (f"(left({v}, 1) IN ('=', '@', '+', '-') "
+            f"AND regexp_matches({v}, '^(=|@|[+\\-]\\s*[A-Za-z_]+\\s*\\(|[+\\-=@].*\\|)'))")
 
 
 # -- ambiguous day/month order -------------------------------------------------------
