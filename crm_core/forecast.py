@@ -64,6 +64,14 @@ def stage_funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None) 
 
 # -- reports ------------------------------------------------------------------
 
+def _formula_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """Names (owners, products, stages) a spreadsheet would run as formulas get a leading apostrophe."""
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, dtype in df.schema.items() if dtype == pl.String
+    )
+
+
 def _report_filter(opts: Any) -> PipelineFilter:
     return PipelineFilter(date_from=opts.date_from, date_to=opts.date_to)
 
@@ -74,12 +82,12 @@ def _option(opts: Any, name: str, default: Any) -> Any:
 
 def report_funnel(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
     """Funnel of the deals created between --from and --to."""
-    return funnel(db, actor, _report_filter(opts), by=opts.by)
+    return _formula_safe(funnel(db, actor, _report_filter(opts), by=opts.by))
 
 
 def report_velocity(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
     """Velocity with won/lost deals closed between --from and --to."""
-    return velocity(db, actor, _report_filter(opts), by=opts.by)
+    return _formula_safe(velocity(db, actor, _report_filter(opts), by=opts.by))
 
 
 def report_forecast(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
@@ -91,8 +99,8 @@ def report_forecast(db: Database, actor: Actor, opts: Any) -> pl.DataFrame:
         end = month_start(opts.date_to)
         months = (end.year - start.year) * 12 + end.month - start.month + 1
     # the report's dates choose the window; the cohort for empirical rates is all history
-    return forecast(db, actor, PipelineFilter(), method=_option(opts, "method", "stage"), today=today,
-                    start=start, months=months, by=opts.by)["monthly"]
+    return _formula_safe(forecast(db, actor, PipelineFilter(), method=_option(opts, "method", "stage"), today=today,
+                                  start=start, months=months, by=opts.by)["monthly"])
 
 
 REPORTS = {"funnel": report_funnel, "forecast": report_forecast, "velocity": report_velocity}

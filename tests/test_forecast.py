@@ -353,6 +353,15 @@ def test_reports_match_the_page(hm_rw, capsys):
     assert lines[2].startswith("2026-07-01,0.00,0.00,0.00,4000.00,1,1200.00,1200.00")
 
 
+def test_report_names_are_formula_safe(hm_rw, capsys):
+    with hm_rw.atomic() as cur:
+        cur.execute("UPDATE users SET display_name = '=HYPERLINK(\"x\")' WHERE id = 3")
+    path = hm_rw.path
+    hm_rw.close()
+    csv = run_cli(path, "report", "velocity", "--by", "owner", "--format", "csv", capsys=capsys)
+    assert "'=HYPERLINK" in csv and "\n=HYPERLINK" not in csv and ",=HYPERLINK" not in csv
+
+
 def test_cli_snapshot_command(hm_rw, capsys):
     path = hm_rw.path
     hm_rw.close()
