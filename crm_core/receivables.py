@@ -54,8 +54,11 @@ def ageing(db: Database, actor: Actor, *, by: str = "owner", today: date | None 
 
 
 def overdue(db: Database, actor: Actor, *, today: date | None = None, min_days: int = 1,
-            owner_id: int | None = None) -> pl.DataFrame:
-    """Instalments overdue by at least `min_days`, oldest first: the list the reminders use."""
+            owner_id: int | None = None, limit: int | None = None) -> pl.DataFrame:
+    """Instalments overdue by at least `min_days`, oldest first: the list the reminders use.
+
+    `limit` caps the rows (the page shows the oldest few hundred; reminders take all).
+    """
     today = today or date.today()
     scope, sp = owner_scope(actor, "c.owner_id")
     return db.query(
@@ -65,8 +68,9 @@ def overdue(db: Database, actor: Actor, *, today: date | None = None, min_days: 
                    o.days_overdue
             FROM o LEFT JOIN users us ON us.id = o.owner_id LEFT JOIN accounts ac ON ac.id = o.account_id
             WHERE o.days_overdue >= ? AND (?::BIGINT IS NULL OR o.owner_id = ?)
-            ORDER BY o.days_overdue DESC, o.outstanding DESC, o.payment_id""",
-        [today, *sp, max(1, min_days), owner_id, owner_id],
+            ORDER BY o.days_overdue DESC, o.outstanding DESC, o.payment_id
+            LIMIT ?""",
+        [today, *sp, max(1, min_days), owner_id, owner_id, limit],
     )
 
 
@@ -101,18 +105,18 @@ def collected_summary(db: Database, actor: Actor, date_from: date, date_to: date
     """Totals for the page's headline: booked, collected in the period, outstanding, overdue."""
     today = today or date.today()
     scope, sp = owner_scope(actor, "c.owner_id")
+    # one pass over instalments joined to their contracts for the three money totals
     row = db.one(
         f"""SELECT
               (SELECT coalesce(sum(c.amount), 0) FROM contracts c
                WHERE c.status <> 'cancelled' AND c.signed_date BETWEEN ? AND ? AND {scope})::DOUBLE AS booked,
-              (SELECT coalesce(sum(p.amount_paid), 0) FROM payments p JOIN contracts c ON c.id = p.contract_id
-               WHERE p.paid_date BETWEEN ? AND ? AND {scope})::DOUBLE AS collected,
-              (SELECT coalesce(sum(greatest(p.amount_due - p.amount_paid, 0)), 0) FROM payments p
-               JOIN contracts c ON c.id = p.contract_id WHERE c.status <> 'cancelled' AND {scope})::DOUBLE
-                AS outstanding,
-              (SELECT coalesce(sum(greatest(p.amount_due - p.amount_paid, 0)), 0) FROM payments p
-               JOIN contracts c ON c.id = p.contract_id
-               WHERE c.status <> 'cancelled' AND p.due_date < ? AND {scope})::DOUBLE AS overdue""",
-        [date_from, date_to, *sp, date_from, date_to, *sp, *sp, today, *sp],
+              coalesce(sum(p.amount_paid) FILTER (WHERE p.paid_date BETWEEN ? AND ?), 0)::DOUBLE AS collected,
+              coalesce(sum(greatest(p.amount_due - p.amount_paid, 0))
+                       FILTER (WHERE c.status <> 'cancelled'), 0)::DOUBLE AS outstanding,
+              coalesce(sum(greatest(p.amount_due - p.amount_paid, 0))
+                       FILTER (WHERE c.status <> 'cancelled' AND p.due_date < ?), 0)::DOUBLE AS overdue
+            FROM payments p JOIN contracts c ON c.id = p.contract_id
+            WHERE {scope}""",
+        [date_from, date_to, *sp, date_from, date_to, today, *sp],
     )
     return dict(row or {})

@@ -16,6 +16,8 @@ from ui import plan_charts
 from ui.i18n import t
 from ui.session import cached
 
+OVERDUE_ROWS = 500  # the oldest ones; the reminders read the full list from crm_core
+
 
 def render(db: Database, actor: Actor, period: Period, today: date) -> None:
     summary = cached(receivables.collected_summary, db, actor, period.start, period.last_day, today=today)
@@ -35,7 +37,7 @@ def render(db: Database, actor: Actor, period: Period, today: date) -> None:
         "overdue": st.column_config.NumberColumn(t("plan.money.overdue"), format="%.2f"),
     }, key="plan_ageing_table")
     st.subheader(t("plan.money.overdue_list"))
-    late = cached(receivables.overdue, db, actor, today=today)
+    late = cached(receivables.overdue, db, actor, today=today, limit=OVERDUE_ROWS)
     st.dataframe(late.select("contract_no", "account", "owner", "due_date", "outstanding", "days_overdue"),
                  hide_index=True, column_config={
                      "contract_no": t("plan.col.contract"), "account": t("plan.col.account"),
