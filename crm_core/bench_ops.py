@@ -8,6 +8,7 @@ budget lines. SQL here only generates benchmark files and picks rows to edit.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import random
@@ -381,14 +382,14 @@ def concurrency(db: Database, actor: Actor, calls: list[tuple[str, Callable[[], 
 
 # -- cold: a new process ----------------------------------------------------------------------
 def cold_calls(db_path: str, page_calls: list[PageCall], today: str, *, memory_limit: str | None,
-               per_page: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+               per_page: bool = True) -> dict[str, Any]:
     """Per page (or for all pages at once), a fresh Python process opens the database and makes the calls once."""
     by_page: dict[str, list[PageCall]] = {}
     for c in page_calls:
         by_page.setdefault(c.source if per_page else "all pages", []).append(c)
     out: dict[str, Any] = {}
     for source, calls in by_page.items():
-        spec = {"extra": extra or {}, "calls": [[c.module, c.name, list(c.consts), list(c.kw_consts)] for c in calls]}
+        spec = [[c.module, c.name, list(c.consts), list(c.kw_consts)] for c in calls]
         t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "crm_core.bench_cold", db_path, today, json.dumps(spec), memory_limit or ""],
@@ -410,7 +411,7 @@ def run_cold(argv: list[str]) -> int:
     from datetime import date
 
     from crm_core.access import load_actor
-    from crm_core.bench_pages import Context
+    from crm_core.bench_pages import Context, standard_extra
 
     t_start = time.perf_counter()
     db_path, today, spec = argv[0], date.fromisoformat(argv[1]), json.loads(argv[2])
@@ -421,12 +422,16 @@ def run_cold(argv: list[str]) -> int:
         db.execute(f"SET memory_limit = '{memory_limit}'")
     actor = load_actor(db, "admin")
     open_ms = (time.perf_counter() - t0) * 1000
-    ctx = Context(today=today, extra=spec["extra"])
+    ctx = Context(today=today, extra=standard_extra(db, today))
     calls: dict[str, Any] = {}
-    for module, name, consts, kw in spec["calls"]:
+    for module, name, consts, kw in spec:
         call = PageCall("cold", module, name, tuple(tuple(c) for c in consts), tuple(tuple(k) for k in kw))
         fn = call.function()
         args, kwargs = build_args(fn, ctx, call)
+        try:
+            inspect.signature(fn).bind(db, actor, *args, **kwargs)
+        except TypeError:
+            continue  # a page bug, reported by the warm measurement
         t0 = time.perf_counter()
         fn(db, actor, *args, **kwargs)
         calls[f"{module}.{name}"] = round((time.perf_counter() - t0) * 1000, 2)
@@ -435,3 +440,23 @@ def run_cold(argv: list[str]) -> int:
                       "first_calls_ms": round(sum(calls.values()), 1),
                       "in_process_ms": round((time.perf_counter() - t_start) * 1000, 1)}))
     return 0
+
+
+# -- app start in a real browser -------------------------------------------------------------
+def app_start(db_path: str, runs: int = 1) -> dict[str, Any]:
+    """`scripts/measure_start.py` against the benchmark database: Streamlit start to sign-in page drawn,
+    and sign-in to the pipeline page drawn, in headless Chromium (a copy of the file per run)."""
+    script = ROOT / "scripts" / "measure_start.py"
+    if not script.exists():
+        raise RuntimeError("scripts/measure_start.py is not there")
+    proc = subprocess.run([sys.executable, str(script), "--db", db_path, "--runs", str(runs)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError((proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:300])
+    out: dict[str, Any] = {}
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            for key, val in json.loads(line).items():
+                out[key] = val["median"] if isinstance(val, dict) and "median" in val else val
+    return out

@@ -107,7 +107,8 @@ def test_small_run_is_complete(small_result):
     assert {"generate", "page", "report", "write", "graph", "concurrency", "cold", "import", "memory", "run"} <= groups
     pages = [m for m in r["measurements"] if m["group"] == "page"]
     assert len(pages) == len(page_calls())
-    assert all(m["value"] > 0 and m["detail"]["calls"] >= 1 for m in pages)
+    measured = [m for m in pages if "page_bug" not in m["detail"]]
+    assert measured and all(m["value"] > 0 and m["detail"]["calls"] >= 1 for m in measured)
     conc = next(m for m in r["measurements"] if m["group"] == "concurrency")
     assert conc["value"] == 0 and conc["detail"]["reads"] + conc["detail"]["writes"] > 0
     imp = next(m for m in r["measurements"] if m["name"] == "CSV import with validation")
@@ -135,3 +136,18 @@ def test_cli_refuses_missing_json_directory(capsys):
 
     assert main(["bench", "--json", "/no/such/dir/x.json"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _takes_db_only(db):
+    return db
+
+
+def test_page_passing_db_actor_to_a_db_only_function_is_a_page_bug():
+    call = PageCall("ui/x.py", __name__, "_takes_db_only")
+    b = bench.Bench("small")
+    b.attempt("page", call.label, "ms",
+              lambda: bench._page(b, object(), object(), Context(today=TODAY), call, []))
+    result = bench._result(b, TODAY, 1.0)
+    assert result["errors"] == {}
+    assert "cannot be called that way" in result["page_bugs"][call.label]
+    assert "page bug: ui/x.py" in format_table(result)
