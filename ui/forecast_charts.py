@@ -3,6 +3,8 @@ crm_core returns (a row per stage or month), never deal-level data."""
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -15,7 +17,7 @@ def funnel_figure(funnel: pl.DataFrame) -> go.Figure:
     """Deals that entered each stage (a true funnel), with the conversion to the next in the hover."""
     conv = [("" if c is None else f"{c:.0%}") for c in funnel["conversion"].to_list()]
     fig = go.Figure(go.Funnel(
-        y=funnel["stage"].to_list(), x=funnel["entered"].to_list(), textinfo="value+percent initial",
+        y=[html.escape(n) for n in funnel["stage"].to_list()], x=funnel["entered"].to_list(), textinfo="value+percent initial",
         customdata=conv, hovertemplate="%{y}: %{x}<br>" + t("forecast.conversion") + " %{customdata}<extra></extra>",
     ))
     fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=360,
@@ -43,7 +45,8 @@ def forecast_figure(monthly: pl.DataFrame) -> go.Figure:
 
 def velocity_figure(vel: pl.DataFrame, by: str) -> go.Figure:
     rows = vel.filter(~pl.col("is_total"))
-    fig = go.Figure(go.Bar(x=rows[by].to_list(), y=rows["velocity"].to_list(), marker_color="#1565c0"))
+    names = [html.escape(str(n)) for n in rows[by].to_list()]  # plotly renders a subset of HTML in labels
+    fig = go.Figure(go.Bar(x=names, y=rows["velocity"].to_list(), marker_color="#1565c0"))
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title=t("forecast.velocity_chart"))
     return fig

@@ -72,7 +72,8 @@ def funnel_tab(db: Database, actor: Actor, flt: PipelineFilter, funnel: pl.DataF
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
         getattr(getattr(event, "selection", None), "points", []) or []
     if points:
-        clicked = points[0].get("y") or points[0].get("label")
+        idx = points[0].get("point_index", points[0].get("point_number"))
+        clicked = stages[idx] if isinstance(idx, int) and 0 <= idx < len(stages) else None
     if clicked in stages:
         st.session_state["fc_stage_pick"] = clicked
     table(funnel, key="fc_funnel_table")
