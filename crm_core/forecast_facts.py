@@ -8,13 +8,13 @@ with both its filter attributes and those facts, so the page scans one table.
 
 Why on read rather than in a write hook: every write path (forms, imports,
 undo, bulk benchmark loads) stays free of extra cost, and the facts cannot go
-stale when a writer forgets to notify. A read compares cheap fingerprints:
-per block of 4096 opportunity ids the row count and the sum of `version`
-(every edit through `records.update_versioned` bumps it), and for
-stage_history its row count and highest id. Blocks that moved, and blocks whose
-deals gained stage changes, are recomputed; anything else unexpected (history
-rows deleted or ids reused) rebuilds everything. An UPDATE that bypasses
-`version` is not seen until `rebuild` (`crm forecast rebuild`).
+stale when a writer forgets to notify. A read compares fingerprints: per
+block of 4096 opportunity ids the row count and a checksum of the copied
+columns, and for stage_history its row count and highest id. Blocks that
+changed, and blocks whose deals gained stage changes, are recomputed; anything
+else unexpected (history rows deleted or ids reused) rebuilds everything. The
+check runs once per committed write (see `_current`); in-place edits of
+stage_history rows are not seen until `rebuild` (`crm forecast rebuild`).
 A read-only database reads the facts as last built.
 """
 
@@ -31,8 +31,11 @@ BLOCK_SHIFT = 12   # 4096 ids per fingerprint block
 _COPIED = ("version, account_id, owner_id, department_id, region, product_id, source, stage_id, status, amount, "
            "created_at, closed_at")
 
-_BLOCKS_NOW = f"SELECT id >> {BLOCK_SHIFT} AS block, count(*) AS deals, sum(version)::HUGEINT AS version_sum " \
-              "FROM opportunities GROUP BY 1"
+# Per block: row count and a checksum of every copied column (stored in
+# forecast_facts_blocks.version_sum), so any change to a deal is seen, even an
+# UPDATE that does not bump `version`.
+_BLOCKS_NOW = f"SELECT id >> {BLOCK_SHIFT} AS block, count(*) AS deals, " \
+              f"sum(hash({_COPIED}))::HUGEINT AS version_sum FROM opportunities GROUP BY 1"
 
 
 def _top_stage_id(db: Any) -> int:

@@ -301,9 +301,9 @@ def test_facts_follow_new_stage_changes_and_edits(hm_rw):
     # D3 now won from Negotiation: Negotiation advanced 1 -> 2, Won 1 -> 2; D3 spent 03-21 -> 06-18 = 89 days
     assert after["Won"]["deals"] == 2 and after["Negotiation"]["advanced"] == 2
     assert after["Negotiation"]["avg_days"] == pytest.approx((10 + 89) / 2)
-    # an edit without a stage change (amount) is seen through the version fingerprint
+    # an edit without a stage change, even one that does not bump version, is seen by the block checksum
     with db.atomic() as cur:
-        cur.execute("UPDATE opportunities SET amount = 1500, version = version + 1 WHERE id = 1")
+        cur.execute("UPDATE opportunities SET amount = 1500 WHERE id = 1")
     assert by_stage(forecast.funnel(db, admin, H1))["Won"]["amount"] == Decimal("4500.00")  # 1500 + 3000
     # history rows deleted -> full rebuild
     with db.atomic() as cur:
@@ -313,6 +313,15 @@ def test_facts_follow_new_stage_changes_and_edits(hm_rw):
     assert by_stage(forecast.funnel(db, admin, H1))["Negotiation"]["advanced"] == 1
     forecast_facts.rebuild(db)
     assert by_stage(forecast.funnel(db, admin, H1))["Won"]["deals"] == 1
+
+
+def test_reassigned_deal_leaves_the_old_reps_funnel(hm_rw):
+    db = hm_rw
+    assert by_stage(forecast.funnel(db, actor(db, "repa"), H1))["Lead"]["entered"] == 4
+    with db.atomic() as cur:  # D8 handed from rep A to rep B
+        cur.execute("UPDATE opportunities SET owner_id = 4 WHERE id = 8")
+    assert by_stage(forecast.funnel(db, actor(db, "repa"), H1))["Lead"]["entered"] == 3
+    assert by_stage(forecast.funnel(db, actor(db, "repb"), H1))["Lead"]["entered"] == 3
 
 
 def test_stage_ids_beyond_the_mask_are_refused(hm_rw):
