@@ -86,3 +86,19 @@ def test_non_admin_sees_only_own_password_form(app_db):
     assert not at.exception
     assert "Only admins manage users" in texts(at)
     assert not [b for b in at.button if b.label == "Add user"]
+
+
+def test_single_sign_on_offered_only_when_configured(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_helpers import ROOT
+
+    at = run_page("app.py", login=None)
+    assert not [b for b in at.button if "single sign-on" in b.label]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "id", "client_secret": "secret",
+                          "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    at.run()
+    assert not at.exception
+    assert [b for b in at.button if "single sign-on" in b.label]

@@ -3,6 +3,7 @@ sign-out ends it (even for a copied cookie), lock-out, and user text shown as te
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from crm_core.db import Database
 from tests.e2e.conftest import ROOT, assert_no_exception, sign_in, start_server, wait_for_app
 
 SCRIPT_NAME = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+TRUSTED_HEADER = "X-Panorama-User"
 PAGES = sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
 
 
@@ -27,7 +29,12 @@ def auth_server(e2e_template: Path, tmp_path_factory):
         users.create_user(db, load_actor(db, "admin"), login="scripty", display_name=SCRIPT_NAME, role="rep",
                           department_id=1, password="scripty-pass")
         users.set_auth_setting(db, load_actor(db, "admin"), "auth.max_failed_logins", 3)
-    proc, url, _ = start_server(path, tmp / "streamlit.log")
+    # Trusted-header sign-in is on for this server; browsers send no such header unless a test asks.
+    os.environ["CRM_TRUSTED_HEADER"] = TRUSTED_HEADER
+    try:
+        proc, url, _ = start_server(path, tmp / "streamlit.log")
+    finally:
+        del os.environ["CRM_TRUSTED_HEADER"]
     yield url
     proc.terminate()
     try:
@@ -110,3 +117,23 @@ def test_script_in_user_text_is_shown_as_text(context, auth_server):
     assert page.evaluate("() => window.__xss") is None
     assert not dialogs
     assert_no_exception(page)
+
+
+def test_trusted_header_signs_in_known_users_only(browser, auth_server):
+    ctx = browser.new_context(extra_http_headers={TRUSTED_HEADER: "manager1"})
+    try:
+        page = ctx.new_page()
+        page.goto(auth_server)
+        wait_for_app(page)
+        page.get_by_text("Signed in as").wait_for(timeout=30_000)
+        assert "(manager)" in page.locator("[data-testid='stSidebar']").inner_text()
+    finally:
+        ctx.close()
+    ctx = browser.new_context(extra_http_headers={TRUSTED_HEADER: "nobody' OR '1'='1"})
+    try:
+        page = ctx.new_page()
+        page.goto(auth_server)
+        wait_for_app(page)
+        assert _sees_login(page)
+    finally:
+        ctx.close()
