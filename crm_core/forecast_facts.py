@@ -137,6 +137,9 @@ def _stale_blocks(cur: Any) -> list[int] | None:
         """
     ).fetchall()
     dirty.update(r[0] for r in moved)
+    known = cur.execute("SELECT count(*) FROM forecast_facts_blocks").fetchone()[0]
+    if len(dirty) > max(8, known // 4):
+        return None  # most of the table moved (a bulk load): one full rebuild is faster than block by block
     return sorted(dirty)
 
 
