@@ -222,3 +222,23 @@ def test_public_dataset_headers_map_automatically():
     assert acc == {"account": "name", "sector": "industry", "subsidiary_of": "parent", "office_location": "region"}
     users = mapping.auto_map(ENTITIES["users"], ["sales_agent", "manager", "regional_office"])
     assert users == {"sales_agent": "display_name", "manager": "manager", "regional_office": "region"}
+
+
+def test_headerless_file_with_mapping_and_constants(db):
+    """A quota file with no header: columns mapped by position, the grain given once for every row."""
+    users = db.path + ".users.tsv"
+    Path(users).write_text("274\t\t0.0\n275\t2\t300000.0\n", encoding="utf-8")
+    r = importer.import_file(db, SYSTEM, "users", users, mapping={"column_1": "login"})
+    assert r.created == 2 and db.scalar("SELECT display_name FROM users WHERE login = '275'") == "275"
+    quotas = db.path + ".quotas.tsv"
+    Path(quotas).write_text("274\t2022-05-30 00:00:00.000\t28000.0000\n275\t2022-05-30 00:00:00.000\t367000.0000\n"
+                            "275\t2022-08-30 00:00:00.000\t556000.0000\n", encoding="utf-8")
+    r = importer.import_file(db, SYSTEM, "targets", quotas, constants={"grain": "quarter"},
+                             mapping={"column_1": "owner", "column_2": "period_start", "column_3": "value"})
+    assert r.created == 3
+    got = db.rows("SELECT u.login, t.grain, t.period_start::VARCHAR, t.metric, t.value FROM targets t "
+                  "JOIN users u ON u.id = t.owner_id ORDER BY 1, 3")
+    # quota dates fall in Q2 (2022-04-01) and Q3 (2022-07-01); metric defaults to won_amount
+    assert got == [("274", "quarter", "2022-04-01", "won_amount", Decimal("28000.00")),
+                   ("275", "quarter", "2022-04-01", "won_amount", Decimal("367000.00")),
+                   ("275", "quarter", "2022-07-01", "won_amount", Decimal("556000.00"))]

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-mapping", help="save the mapping used under this name")
     p.add_argument("--date-order", choices=["dmy", "mdy"], help="day/month order of slashed dates")
     p.add_argument("--stage-map", help="map unknown stages: 'File stage=Configured stage,...'")
+    p.add_argument("--set", dest="constants", help="fields the file lacks, one value for all rows: 'grain=quarter'")
     p.add_argument("--create-missing", action="store_true",
                    help="create unknown stages, accounts, teams and managers the file names")
     p.add_argument("--partial", action="store_true", help="load the valid rows and reject the rest")
@@ -80,7 +81,7 @@ def run_import(args: argparse.Namespace) -> int:
         result = importer.import_file(
             db, actor, args.entity, args.file, dry_run=args.dry_run, mapping=given, date_order=args.date_order,
             stage_map=_pairs(args.stage_map), create_missing=args.create_missing, allow_partial=args.partial,
-            mapping_name=args.mapping, progress=progress)
+            mapping_name=args.mapping, progress=progress, constants=_pairs(args.constants))
     except importer.ImportRejected as exc:
         _write_rejected(args, exc.result)
         raise

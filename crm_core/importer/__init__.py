@@ -140,6 +140,7 @@ def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_r
 def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | None], opts: Options,
          result: ImportResult, *, actor: Actor | None = None, started: float = 0.0) -> None:
     result.rows_total = reading.load_raw(cur, src, plan.RAW)
+    _add_constants(cur, src, ent, resolved, opts)
     opts.tick(0.3, "checking")
     st = plan.stage(cur, src, ent, resolved, opts)
     result.date_order = st.date_order
@@ -182,6 +183,24 @@ def summarise_rejections(rejected: pl.DataFrame | None, groups: int = 3) -> str:
     if by.height > groups:
         parts.append(f"{by.height - groups} other kind(s) of problem.")
     return " ".join(parts)
+
+
+def _add_constants(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | None],
+                   opts: Options) -> None:
+    """Fields the file lacks, given one value for every row (grain=quarter): an extra raw column each."""
+    for fname, value in opts.constants.items():
+        if fname not in ent.field_names:
+            raise ValidationError(f"Cannot set {fname!r}: not a field of {ent.label.lower()}; expected one of "
+                                  f"{', '.join(ent.field_names)}.", field=fname, value=value)
+        for h, t in list(resolved.items()):
+            if t == fname:
+                resolved[h] = None
+        col = f"c{len(src.headers)}"
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {plan.RAW} AS SELECT *, ?::VARCHAR AS {col} FROM {plan.RAW}",
+                    [value])
+        header = f"{fname} (set to {value})"
+        src.headers.append(header)
+        resolved[header] = fname
 
 
 def _fill(result: ImportResult, got: dict[str, int]) -> None:

@@ -78,6 +78,7 @@ class Entity:
     derived: tuple[Derived, ...] = ()
     notes_column: str | None = None          # unmapped columns are kept here as "header: value"
     has_version: bool = True
+    required_any: tuple[str, ...] = ()       # at least one of these columns must be in the file
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -211,7 +212,7 @@ _add(Entity(
 _add(Entity(
     "targets", "targets", "Targets",
     (
-        _f("grain", "enum", choices=GRAIN, required=True), _f("period_start", "date", required=True),
+        _f("grain", "enum", choices=GRAIN, required=True), _f("period_start", "date", column=None, required=True),
         _f("metric", "enum", choices=METRIC, default="'won_amount'"),
         _f("owner", "ref", column="owner_id", ref="user"),
         _f("department", "ref", column="department_id", ref="department"), _f("region"),
@@ -220,11 +221,14 @@ _add(Entity(
         _f("value", "amount", required=True, nonneg=True), _f("note"),
     ),
     keys=(("grain", "period_start", "metric", "owner_id", "department_id", "region", "product_id", "account_id"),),
+    # a quota dated 2022-05-30 for a quarter is the quarter starting 2022-04-01
+    derived=(Derived("period_start", "CAST(date_trunc(coalesce(f_grain, 'month'), f_period_start) AS DATE)",
+                     ("period_start",)),),
 ))
 _add(Entity(
     "users", "users", "Users and teams",
     (
-        _f("login", max_len=100), _f("display_name", required=True, max_len=200), _f("email"),
+        _f("login", max_len=100), _f("display_name", max_len=200), _f("email"),
         _f("role", "enum", choices=ROLE, default="'rep'"),
         _f("team", "ref", column="department_id", ref="department", creatable=True),
         _f("region"), _f("manager", "ref", column="manager_id", ref="user", self_ref=True, creatable=True),
@@ -232,7 +236,11 @@ _add(Entity(
     ),
     keys=(("login",), ("email",), ("display_name",)),
     derived=(Derived("login", f"coalesce(f_login, {generated_login('f_display_name')})", ("display_name",),
-                     create_only=True),),
+                     create_only=True),
+             Derived("display_name", "f_display_name", ("display_name",)),
+             Derived("display_name", "coalesce(f_display_name, f_login)", ("display_name", "login"),
+                     create_only=True)),
+    required_any=("display_name", "login"),
 ))
 _add(Entity(
     "teams", "departments", "Teams (departments)",

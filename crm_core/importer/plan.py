@@ -35,6 +35,7 @@ class Options:
     create_missing: bool = False                  # create unknown stages, accounts, teams, managers
     allow_partial: bool = False                   # load the valid rows and reject the rest
     mapping_name: str | None = None
+    constants: dict[str, str] = field(default_factory=dict)   # field -> one value for every row
     progress: Callable[[float, str], None] | None = None
     preview_rows: int = 50
     max_rejected: int = 100_000
@@ -290,6 +291,8 @@ def _null_missing_extras(sql: str, entity: Entity, mapped: dict[str, str]) -> st
 
 def _check_required(src: Source, entity: Entity, mapping: dict[str, str | None], mapped: dict[str, str]) -> None:
     missing = [f.name for f in entity.fields if f.required and f.name not in mapped]
+    if entity.required_any and not set(entity.required_any) & set(mapped):
+        missing.append(" or ".join(entity.required_any))
     if not missing:
         return
     key_fields = {f.name for f in entity.fields if any(f.target in k for k in entity.keys)}
