@@ -79,12 +79,19 @@ def keep_token() -> None:
     """
     token = st.session_state.get("auth_token")
     if token and st.context.cookies.get(COOKIE) != token:
-        max_age = int((st.session_state["auth_expires"] - tokens.utcnow()).total_seconds())
-        st.sidebar.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max(max_age, 0)}; "
-                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+        max_age = max(int((st.session_state["auth_expires"] - tokens.utcnow()).total_seconds()), 0)
+        _set_cookie(f"{token}; max-age={max_age}")
     elif not token and st.session_state.get("signed_out") and st.context.cookies.get(COOKIE):
-        st.sidebar.html(f"<script>document.cookie = '{COOKIE}=; path=/; max-age=0; SameSite=Strict';</script>",
-                unsafe_allow_javascript=True)
+        _set_cookie("; max-age=0")
+
+
+def _set_cookie(value_and_age: str) -> None:
+    # Secure on https so the token never travels in clear; SameSite=Strict so other sites cannot send it.
+    st.sidebar.html(
+        f"<script>document.cookie = '{COOKIE}={value_and_age}; path=/; SameSite=Strict'"
+        " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def oidc_configured() -> bool:
