@@ -137,3 +137,17 @@ def test_trusted_header_signs_in_known_users_only(browser, auth_server):
         assert _sees_login(page)
     finally:
         ctx.close()
+
+
+def test_admin_reads_the_audit_log(context, auth_server):
+    page = context.new_page()
+    sign_in(page, auth_server, "admin")
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Audit log", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("heading", name="Audit log").wait_for(timeout=20_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=20_000)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("id,logged_at,user_login,action") and "login" in text
+    assert_no_exception(page)
