@@ -94,3 +94,21 @@ def test_owner_scope_binds_values():
 
     sql, params = owner_scope(Actor(id=5, login="r", role="rep"), "o.owner_id")
     assert "5" not in sql and params == [5]
+
+
+def test_reps_and_managers_cannot_import_analysts_can(demo_db, tmp_path):
+    import polars as pl
+
+    from crm_core import importer
+
+    oid, ext = demo_db.rows("SELECT id, external_id FROM opportunities WHERE external_id IS NOT NULL "
+                            "AND owner_id <> (SELECT id FROM users WHERE login = 'rep2') LIMIT 1")[0]
+    path = tmp_path / "deals.csv"
+    pl.DataFrame({"External id": [ext], "Amount": ["1"]}).write_csv(path)
+    amount = demo_db.scalar("SELECT amount FROM opportunities WHERE id = ?", [oid])
+    for login in ("rep2", "manager1"):
+        with pytest.raises(PermissionDenied):
+            importer.import_file(demo_db, load_actor(demo_db, login), "opportunities", path)
+    assert demo_db.scalar("SELECT amount FROM opportunities WHERE id = ?", [oid]) == amount
+    result = importer.import_file(demo_db, load_actor(demo_db, "analyst1"), "opportunities", path, dry_run=True)
+    assert result.rows_total == 1
