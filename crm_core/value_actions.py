@@ -91,11 +91,14 @@ def create_followup_tasks(db: Database, actor: Actor, account_ids: list[int], *,
 
 
 def open_tasks(db: Database, actor: Actor, *, limit: int = 500) -> pl.DataFrame:
-    """Open follow-up tasks on accounts the actor may see, soonest due first (the reminders list)."""
+    """Open follow-up tasks on accounts the actor may see, soonest due first (the reminders list).
+
+    `total` is the number of all such tasks (the frame holds at most `limit`)."""
     scope, params = owner_scope(actor, "x.owner_id")
     return db.query(
         f"""
-        SELECT x.id, x.due_date, x.subject, a.name AS account, u.display_name AS owner_name, x.account_id
+        SELECT x.id, x.due_date, x.subject, a.name AS account, u.display_name AS owner_name, x.account_id,
+               count(*) OVER () AS total
         FROM activities x JOIN accounts a ON a.id = x.account_id LEFT JOIN users u ON u.id = x.owner_id
         WHERE x.kind = 'task' AND NOT x.done AND {scope}
         ORDER BY x.due_date NULLS LAST, x.id DESC

@@ -29,7 +29,8 @@ SELECT concat_ws('|',
     (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(amount_paid), 0) FROM payments),
     (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM contracts),
     (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(version), 0) FROM activities),
-    (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM opportunities))
+    (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM opportunities),
+    (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM accounts))
 """
 
 
@@ -116,6 +117,8 @@ def refresh(db: Database, account_ids: list[int] | None = None) -> None:
         return
     if ids is not None and db.scalar("SELECT count(*) FROM value_summary_state") == 0:
         ids = None  # never built: a partial refresh would leave the others out yet look current
+    if ids is None and is_current(db):
+        return  # a bulk load notifies each table in turn: the first rebuild covers them all
     with db.atomic() as cur:
         if ids is None:
             cur.execute("DELETE FROM value_summary")

@@ -66,11 +66,11 @@ def panel(db: Database, actor: Actor, flt: PipelineFilter, as_of: date, metric: 
                                                                          due_date=due))
             if done is not None:
                 st.success(t("value.tasks.created", created=done["created"], skipped=done["skipped"]))
-    st.subheader(t("value.tasks.open"))
     tasks = cached(value_actions.open_tasks, db, actor)
+    st.subheader(t("value.tasks.open", n=tasks["total"][0] if tasks.height else 0))
     if tasks.height:
-        st.dataframe(tasks.drop("account_id").rename({c: t(f"value.col.{c}") for c in tasks.columns
-                                                     if c != "account_id"}),
+        shown = tasks.drop("account_id", "total")
+        st.dataframe(shown.rename({c: t(f"value.col.{c}") for c in shown.columns}),
                      hide_index=True, key="va_open_tasks", height=240)
     else:
         st.info(t("value.tasks.none"))

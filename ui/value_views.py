@@ -22,10 +22,14 @@ TIER_COLOURS = {"A": "#1b7f3b", "B": "#5aa469", "C": "#e0a030", "D": "#c0504d"}
 
 
 def headline(ov: dict[str, Any]) -> None:
-    c = st.columns(3)
+    c = st.columns([1, 1, 1, 2])
     c[0].metric(t("value.customers"), f"{ov['customers']:,}")
     c[1].metric(t("value.revenue"), f"{ov['revenue']:,.0f}")
     c[2].metric(t("value.share_80"), f"{ov['share_80']:.1%}")
+    if ov["ranking"].height:
+        top = ov["ranking"].row(0, named=True)
+        c[3].metric(t("value.top_customer"), top["name"], t("value.top_score", score=top["score"]),
+                    delta_color="off")
     if ov["customers"] == 0:
         st.info(t("no_data"))
 
