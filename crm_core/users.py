@@ -18,7 +18,7 @@ import polars as pl
 from crm_core import audit, records, settings, tokens
 from crm_core.access import ROLES, Actor, require_role
 from crm_core.db import Database
-from crm_core.errors import CrmError, DuplicateError, NotFound, ValidationError
+from crm_core.errors import CrmError, DuplicateError, NotFound, StaleEditError, ValidationError
 from crm_core.passwords import hash_password
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -185,7 +185,12 @@ def update_user(db: Database, actor: Actor, user_id: int, expected_version: int,
             raise ValidationError("You cannot deactivate yourself: ask another admin.")
         if fields.get("manager_id") is not None and fields["manager_id"] == user_id:
             raise ValidationError("A user cannot be their own manager.", field="manager_id")
-        after = records.update_versioned(db, actor, "users", user_id, expected_version, fields, entity="user", cur=cur)
+        try:
+            after = records.update_versioned(db, actor, "users", user_id, expected_version, fields, entity="user",
+                                             cur=cur)
+        except StaleEditError as exc:  # the current values are shown to the admin: never the password hash
+            exc.current.pop("password_hash", None)
+            raise
         if after.get("department_id") != before.get("department_id"):
             _move_department(cur, user_id, after.get("department_id"), date.today())
         if before["active"] and not after["active"]:
