@@ -129,7 +129,7 @@ def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_r
                 # a rule the checks above missed: still nothing written, and said plainly
                 raise ValidationError(f"{src.file_name}: the database refused the rows ({exc}); nothing was "
                                       "imported.") from None
-            load.notify_changes(db, [ent.table, *result.also_created])
+            load.notify_changes(db, [ent.table, *result.also_created], result.batch_id)
     finally:
         src.cleanup()
     result.seconds = time.perf_counter() - started

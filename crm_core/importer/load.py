@@ -26,7 +26,7 @@ from crm_core.importer.reading import Source
 
 WON_WORDS = ("won", "closed won", "closedwon", "win", "赢单", "成交", "已成交", "签约")
 LOST_WORDS = ("lost", "closed lost", "closedlost", "lose", "输单", "丢单", "失败", "已流失")
-NOTIFY_TABLES = ("accounts", "opportunities", "orders", "payments", "activities")
+NOTIFY_TABLES = ("accounts", "opportunities", "orders", "payments", "activities", "contracts")
 
 
 def _columns(cur: Any, table: str) -> dict[str, str]:
@@ -169,10 +169,26 @@ def finish_batch(cur: Any, actor: Actor, entity: Entity, batch: int, counts: dic
         "unchanged": counts["unchanged"], "rejected": written_rejected, "also_created": made})
 
 
-def notify_changes(db: Database, tables: list[str]) -> None:
-    for t in tables:
-        if t in NOTIFY_TABLES:
-            hooks.notify(db, t, None)
+MAX_NOTIFY_IDS = 50_000
+
+
+def notify_changes(db: Database, tables: list[str], batch: int | None = None) -> None:
+    """Tell derived data which accounts changed (all of them for a very large or undone batch)."""
+    for t in dict.fromkeys(tables):
+        if t not in NOTIFY_TABLES:
+            continue
+        ids = None
+        if batch is not None:
+            col = "id" if t == "accounts" else "account_id"
+            if t == "payments":
+                found = db.rows("SELECT DISTINCT c.account_id FROM payments p JOIN contracts c ON c.id = p.contract_id "
+                                "WHERE p.import_batch_id = ? LIMIT ?", [batch, MAX_NOTIFY_IDS + 1])
+            else:
+                found = db.rows(f"SELECT DISTINCT {col} FROM {quote_ident(t)} WHERE import_batch_id = ? LIMIT ?",
+                                [batch, MAX_NOTIFY_IDS + 1])
+            if len(found) <= MAX_NOTIFY_IDS:
+                ids = [r[0] for r in found if r[0] is not None]
+        hooks.notify(db, t, ids)
 
 
 # -- undo ----------------------------------------------------------------------------

@@ -223,8 +223,17 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     sql_l1 = f"SELECT {l1_cols} FROM {RAW}"
     # typed values are materialised once: left as a subquery, DuckDB inlines each conversion into every
     # expression that uses it (the stored value, each check), running it several times per row
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_typed AS SELECT l1.*{', ' + ', '.join(typed) if typed else ''} "
-                f"FROM ({sql_l1}) l1 {' '.join(joins)}")
+    # only the text that later steps read is kept (derived columns naming r_<field>); other fields keep a flag
+    derived_sql = " ".join(outs.values())
+    kept = ["l1._row", *[f"l1.{c}" for c in carried]]
+    for f in entity.fields:
+        if f.name in mapped:
+            if f"r_{f.name}" in derived_sql:
+                kept.append(f"l1.r_{f.name}")
+            if f.kind != "text":
+                kept.append(f"l1.r_{f.name} IS NOT NULL AS p_{f.name}")
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_typed AS SELECT {', '.join(kept)}"
+                f"{', ' + ', '.join(typed) if typed else ''} FROM ({sql_l1}) l1 {' '.join(joins)}")
     sql_l2 = "SELECT * FROM _imp_typed"
     # most rows have no problem: test the conditions first and build the list only for the others
     conds = [e.split(" THEN ", 1)[0].removeprefix("CASE WHEN ") for e in errs if e.startswith("CASE WHEN ")]
@@ -312,24 +321,28 @@ def _check_required(src: Source, entity: Entity, mapping: dict[str, str | None],
 
 def _checks(f: Field, opts: Options, st: Staged) -> list[str]:
     """SQL expressions giving '<field>~<code>' for each problem of one field (NULL when fine)."""
-    r, v, name = f"r_{f.name}", f"f_{f.name}", f.name
+    # the text itself is kept only for text fields (where it is the value); others keep "was it filled"
+    v, name = f"f_{f.name}", f.name
+    r_null = f"{v} IS NULL" if f.kind == "text" else f"NOT p_{name}"
+    r_set = f"{v} IS NOT NULL" if f.kind == "text" else f"p_{name}"
+    r = v
 
     def err(cond: str, code: str) -> str:
         return f"CASE WHEN {cond} THEN {V.lit(name + '~' + code)} END"
 
     out = []
     if f.required:
-        out.append(err(f"{r} IS NULL", "required"))
+        out.append(err(r_null, "required"))
     if f.kind == "text":
         out.append(err(f"length({r}) > {int(f.max_len)}", "too_long"))
         out.append(err(V.looks_like_formula(r), "formula"))
     elif f.kind == "ref":
         allowed_missing = "TRUE" if (f.creatable and opts.create_missing) else "FALSE"
-        out.append(err(f"{r} IS NOT NULL AND {v} IS NULL AND NOT coalesce(i_{name}, FALSE) AND NOT {allowed_missing}",
+        out.append(err(f"{r_set} AND {v} IS NULL AND NOT coalesce(i_{name}, FALSE) AND NOT {allowed_missing}",
                        "unknown"))
         out.append(err(f"n_{name} > 1", "ambiguous"))
     else:
-        out.append(err(f"{r} IS NOT NULL AND {v} IS NULL", "type"))
+        out.append(err(f"{r_set} AND {v} IS NULL", "type"))
         if f.nonneg:
             out.append(err(f"{v} < 0", "negative"))
         if f.low is not None or f.high is not None:
