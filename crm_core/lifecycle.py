@@ -26,17 +26,11 @@ from crm_core.db import Database
 STAGES = ("lead", "prospect", "customer", "dormant", "churned")
 
 
-def rules_text(db: Database) -> list[str]:
-    """The rules in words, with the configured day counts, for the page."""
-    dormant = settings.get(db, "lifecycle.dormant_after_days")
-    churned = settings.get(db, "lifecycle.churned_after_days")
-    return [
-        "lead: no purchase and no opportunity yet",
-        "prospect: at least one opportunity, no purchase yet",
-        f"customer: last purchase (order or won deal) at most {dormant} days ago",
-        f"dormant: last purchase {dormant + 1}-{churned} days ago",
-        f"churned: last purchase more than {churned} days ago",
-    ]
+def rule_days(db: Database) -> dict[str, int]:
+    """The day counts the rules use, for showing the rules in words."""
+    dormant = int(settings.get(db, "lifecycle.dormant_after_days"))
+    return {"dormant": dormant, "dormant_next": dormant + 1,
+            "churned": int(settings.get(db, "lifecycle.churned_after_days"))}
 
 
 _COMPUTE = """

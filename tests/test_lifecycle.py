@@ -42,9 +42,8 @@ def test_rules_by_hand(team):
     assert lifecycle.update_all(team, today=D) == {}
 
 
-def test_rules_text_shows_the_settings(team):
-    lines = lifecycle.rules_text(team)
-    assert "at most 180 days" in lines[2] and "181-365" in lines[3]
+def test_rule_days_follow_the_settings(team):
+    assert lifecycle.rule_days(team) == {"dormant": 180, "dormant_next": 181, "churned": 365}
 
 
 def test_demo_matches_independent_sql(demo_db):

@@ -26,7 +26,8 @@ def render(db: Database, actor: Actor) -> None:
             _complete_task(db, actor, lists[kind])
 
     st.subheader(t("pipeline.lifecycle.header"))
-    st.markdown("\n".join(f"- {line}" for line in lifecycle.rules_text(db)))
+    days = lifecycle.rule_days(db)
+    st.markdown("\n".join(f"- {t(f'pipeline.lifecycle.rule.{stage}', **days)}" for stage in lifecycle.STAGES))
     frame(cached(lifecycle.counts, db, actor), t("pipeline.none"))
 
 

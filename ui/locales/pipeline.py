@@ -187,3 +187,13 @@ STRINGS.update({
     "pipeline.settings.save_playbooks": ("Save playbooks", "保存工作清单"),
     "pipeline.settings.playbooks_saved": ("{n} playbooks changed.", "已修改 {n} 个工作清单。"),
 })
+STRINGS.update({
+    "pipeline.lifecycle.rule.lead": ("lead: no purchase and no opportunity yet", "线索：尚无购买也无商机"),
+    "pipeline.lifecycle.rule.prospect": ("prospect: at least one opportunity, no purchase yet", "潜在客户：已有商机，尚无购买"),
+    "pipeline.lifecycle.rule.customer": ("customer: last purchase (order or won deal) at most {dormant} days ago",
+                                         "客户：最近一次购买（订单或赢单）在 {dormant} 天内"),
+    "pipeline.lifecycle.rule.dormant": ("dormant: last purchase {dormant_next}-{churned} days ago",
+                                        "沉睡：最近一次购买在 {dormant_next}-{churned} 天前"),
+    "pipeline.lifecycle.rule.churned": ("churned: last purchase more than {churned} days ago",
+                                        "流失：最近一次购买超过 {churned} 天"),
+})
