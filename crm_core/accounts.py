@@ -157,16 +157,24 @@ def _check_parent(cur: Any, actor: Actor, parent_id: int | None, self_id: int | 
                       [parent_id]).fetchone()
     if row is None or row[2] is not None:
         raise ValidationError(f"Parent account {parent_id} does not exist.", field="parent_id", value=parent_id)
-    if self_id is not None:
-        # Walk up from the new parent: reaching this account would make a loop.
-        seen, current = set(), parent_id
-        while current is not None and current not in seen:
-            if current == self_id:
-                raise ValidationError(f"Account {parent_id} is below account {self_id}; it cannot be its parent.",
-                                      field="parent_id", value=parent_id)
-            seen.add(current)
-            up = cur.execute("SELECT parent_id FROM accounts WHERE id = ?", [current]).fetchone()
-            current = up[0] if up else None
+    if self_id is not None and reaches(cur, "accounts", "parent_id", parent_id, self_id):
+        raise ValidationError(f"Account {parent_id} is below account {self_id}; it cannot be its parent.",
+                              field="parent_id", value=parent_id)
+
+
+def reaches(cur: Any, table: str, up_column: str, start: int, target: int) -> bool:
+    """Whether walking `up_column` (parent, reports-to) from row `start` reaches row `target`.
+
+    Linking `target` below `start` would then make a loop. Names are crm_core's own.
+    """
+    seen, current = set(), start
+    while current is not None and current not in seen:
+        if current == target:
+            return True
+        seen.add(current)
+        up = cur.execute(f"SELECT {up_column} FROM {table} WHERE id = ?", [current]).fetchone()
+        current = up[0] if up else None
+    return False
 
 
 def create(db: Database, actor: Actor, *, name: str, owner_id: Any = "me", now: datetime | None = None,

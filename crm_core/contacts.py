@@ -29,14 +29,9 @@ def _check_reports_to(cur: Any, account_id: int, reports_to_id: int | None, self
     if row[0] != account_id:
         raise ValidationError(f"Reports-to contact {reports_to_id} works at another account.",
                               field="reports_to_id", value=reports_to_id)
-    seen, current = set(), reports_to_id
-    while current is not None and current not in seen and self_id is not None:
-        if current == self_id:
-            raise ValidationError(f"Contact {reports_to_id} already reports (indirectly) to contact {self_id}.",
-                                  field="reports_to_id", value=reports_to_id)
-        seen.add(current)
-        up = cur.execute("SELECT reports_to_id FROM contacts WHERE id = ?", [current]).fetchone()
-        current = up[0] if up else None
+    if self_id is not None and accounts.reaches(cur, "contacts", "reports_to_id", reports_to_id, self_id):
+        raise ValidationError(f"Contact {reports_to_id} already reports (indirectly) to contact {self_id}.",
+                              field="reports_to_id", value=reports_to_id)
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:

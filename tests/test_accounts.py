@@ -173,3 +173,21 @@ def test_duplicate_candidates_find_pairs(team):
                  "('A', 'a', '021 5555 0000', 3), ('B', 'b', '02155550000', 4), ('C', 'c', NULL, 4)")
     pairs = accounts.duplicate_candidates(team, boss)
     assert pairs.select("first_name", "second_name", "matched_on").rows() == [("A", "B", "phone")]
+
+
+def test_contacts_reports_to_same_account_and_no_loops(team):
+    from crm_core import contacts
+
+    ann = actor(team, "ann")
+    a1 = accounts.create(team, ann, name="One", now=NOW)
+    a2 = accounts.create(team, ann, name="Two", now=NOW)
+    boss = contacts.create(team, ann, account_id=a1, name="Boss")
+    mid = contacts.create(team, ann, account_id=a1, name="Mid", reports_to_id=boss)
+    other = contacts.create(team, ann, account_id=a2, name="Elsewhere")
+    with pytest.raises(ValidationError, match="another account"):
+        contacts.create(team, ann, account_id=a1, name="X", reports_to_id=other)
+    with pytest.raises(ValidationError, match="already reports"):
+        contacts.update(team, ann, boss, 1, {"reports_to_id": mid})
+    with pytest.raises(ValidationError, match="1 to 5"):
+        contacts.create(team, ann, account_id=a1, name="X", influence=9)
+    assert contacts.list_for_account(team, ann, a1)["reports_to"].to_list() == [None, "Boss"]
