@@ -162,8 +162,25 @@ def sign_out(db: Database) -> None:
         st.logout()
 
 
+def _leave_pages_directory_mode() -> None:
+    """Make app.py run first, also on the first visit after the server starts.
+
+    Until some session has run app.py's st.navigation, Streamlit treats pages/
+    as an old-style page directory and would run a page file directly (no
+    sign-in gate, menu or sign-out button from app.py). Switch that off and rerun.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no such mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup() -> tuple[Database, Actor]:
     """Every page starts here: the database and the signed-in user, or a stop."""
+    _leave_pages_directory_mode()
     db = get_db()
     actor = current_actor(db)
     if actor is None:
