@@ -41,8 +41,8 @@ def fields_table() -> Any:
     return rows
 
 
-def _stored_upload(upload: Any) -> str:
-    """Write the upload to a temporary file once per content; return its path."""
+def _stored_upload(upload: Any) -> tuple[str, str]:
+    """Write the upload to a temporary file once per content; return its path and a short content key."""
     data = upload.getvalue()
     digest = hashlib.sha1(data).hexdigest()
     key = f"imp_file_{digest}"
@@ -53,7 +53,7 @@ def _stored_upload(upload: Any) -> str:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         st.session_state[key] = path
-    return path
+    return path, digest[:12]
 
 
 def import_tab(db: Database, actor: Actor) -> None:
@@ -68,7 +68,7 @@ def import_tab(db: Database, actor: Actor) -> None:
         st.caption(t("io.help"))
         st.dataframe(fields_table(), hide_index=True, width="stretch")
         return
-    path = _stored_upload(upload)
+    path, digest = _stored_upload(upload)
     ent = ENTITIES[entity]
     try:
         src = importer.read_headers(path, upload.name)
@@ -92,7 +92,7 @@ def import_tab(db: Database, actor: Actor) -> None:
         for i, header in enumerate(src.headers):
             current = auto.get(header) or SKIP
             pick = cols[i % 3].selectbox(header, choices, index=choices.index(current),
-                                         key=f"imp_map_{entity}_{saved}_{i}")
+                                         key=f"imp_map_{entity}_{digest}_{saved}_{i}")
             chosen[header] = None if pick == SKIP else pick
         unmapped = [h for h, v in chosen.items() if not v]
         if unmapped:
