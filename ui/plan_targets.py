@@ -17,8 +17,9 @@ from crm_core.periods import Period
 from ui.i18n import t
 from ui.session import cached, run_write
 
-GRID_COLUMNS = ["id", "period", "metric", "owner", "department", "region", "product", "account", "target", "note",
-                "actual", "attainment_pct"]
+# the numbers next to each other, then the dimensions
+GRID_COLUMNS = ["id", "period", "metric", "target", "actual", "attainment_pct", "owner", "department", "region",
+                "product", "account", "note"]
 LABEL_FIELDS = ("period", "metric", "owner", "department", "region", "product", "account", "note")
 
 
