@@ -102,3 +102,17 @@ def test_single_sign_on_offered_only_when_configured(app_db):
     at.run()
     assert not at.exception
     assert [b for b in at.button if "single sign-on" in b.label]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_starts_with_the_sign_in_gate(page):
+    """page_setup() comes before anything a page draws or reads, so no page can skip the gate."""
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parent.parent / "pages" / page).read_text())
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            continue
+        assert "page_setup()" in ast.unparse(node), f"{page}: the first statement must call page_setup()"
+        break
