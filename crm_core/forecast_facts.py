@@ -10,7 +10,8 @@ Why on read rather than in a write hook: every write path (forms, imports,
 undo, bulk benchmark loads) stays free of extra cost, and the facts cannot go
 stale when a writer forgets to notify. A read compares fingerprints: per
 block of 4096 opportunity ids the row count and a checksum of the copied
-columns, and for stage_history its row count and highest id. Blocks that
+columns, for stage_history its row count and highest id, for
+close_date_history its row count and latest change time. Blocks that
 changed, and blocks whose deals gained stage changes, are recomputed; anything
 else unexpected (history rows deleted or ids reused) rebuilds everything. The
 check runs once per committed write (see `_current`); in-place edits of
@@ -29,13 +30,14 @@ MAX_STAGE_ID = 63  # one bit per stage id in entered_mask (UBIGINT)
 BLOCK_SHIFT = 12   # 4096 ids per fingerprint block
 
 _COPIED = ("version, account_id, owner_id, department_id, region, product_id, source, stage_id, status, amount, "
-           "created_at, closed_at")
+           "created_at, closed_at, expected_close")
+_CHECKED = _COPIED + ", last_activity_at, stage_entered_at"
 
 # Per block: row count and a checksum of every copied column (stored in
 # forecast_facts_blocks.version_sum), so any change to a deal is seen, even an
 # UPDATE that does not bump `version`.
 _BLOCKS_NOW = f"SELECT id >> {BLOCK_SHIFT} AS block, count(*) AS deals, " \
-              f"sum(hash({_COPIED}))::HUGEINT AS version_sum FROM opportunities GROUP BY 1"
+              f"sum(hash({_CHECKED}))::HUGEINT AS version_sum FROM opportunities GROUP BY 1"
 
 
 def _top_stage_id(db: Any) -> int:
@@ -66,7 +68,8 @@ def _insert_sql(top_stage: int, blocks: list[int] | None) -> tuple[str, list[Any
         opp_where = f"o.id >> {BLOCK_SHIFT} IN (SELECT unnest(?::BIGINT[]))"
         subset = [blocks]
     sql = f"""
-        INSERT INTO forecast_facts (id, {_COPIED}, entered_mask, lost_from_stage, {names})
+        INSERT INTO forecast_facts (id, {_COPIED}, last_touch, slips, slip_days, first_close,
+                                    entered_mask, lost_from_stage, {names})
         WITH h AS (
             SELECT opportunity_id, from_stage_id, to_stage_id, changed_at,
                    lead(changed_at) OVER (PARTITION BY opportunity_id ORDER BY changed_at, id) AS left_at
@@ -81,17 +84,26 @@ def _insert_sql(top_stage: int, blocks: list[int] | None) -> tuple[str, list[Any
                    {days}
             FROM h
             GROUP BY opportunity_id
+        ), slip AS (
+            SELECT opportunity_id, count(*) AS slips, sum(date_diff('day', old_date, new_date)) AS slip_days,
+                   min(old_date) AS first_close
+            FROM close_date_history
+            WHERE new_date > old_date AND {hist_where}
+            GROUP BY opportunity_id
         )
         SELECT o.id, {', '.join('o.' + c.strip() for c in _COPIED.split(','))},
+               coalesce(o.last_activity_at, o.stage_entered_at, o.created_at)::DATE,
+               coalesce(slip.slips, 0), coalesce(slip.slip_days, 0), slip.first_close,
                -- a deal with no stage history has at least entered its current stage
                coalesce(agg.entered_mask, 1::UBIGINT << o.stage_id::UTINYINT), agg.lost_from_stage, {names}
         FROM opportunities o
         LEFT JOIN agg ON agg.opportunity_id = o.id
+        LEFT JOIN slip ON slip.opportunity_id = o.id
         WHERE {opp_where}
         -- stored in creation order, so a period filter skips whole row groups by their min/max
         ORDER BY o.created_at
     """
-    return sql, [*subset, *ids, *subset]
+    return sql, [*subset, *ids, *subset, *subset]
 
 
 def _refresh(cur: Any, blocks: list[int] | None) -> None:
@@ -110,15 +122,19 @@ def _refresh(cur: Any, blocks: list[int] | None) -> None:
         cur.execute(f"INSERT INTO forecast_facts_blocks SELECT * FROM ({_BLOCKS_NOW}) "
                     "WHERE block IN (SELECT unnest(?::BIGINT[]))", [blocks])
     count, top = cur.execute("SELECT count(*), coalesce(max(id), 0) FROM stage_history").fetchone()
+    moves, last_move = cur.execute("SELECT count(*), max(changed_at) FROM close_date_history").fetchone()
     cur.execute("DELETE FROM forecast_facts_state")
-    cur.execute("INSERT INTO forecast_facts_state (id, history_rows, history_max_id) VALUES (1, ?, ?)", [count, top])
+    cur.execute("INSERT INTO forecast_facts_state (id, history_rows, history_max_id, close_rows, close_max_at) "
+                "VALUES (1, ?, ?, ?, ?)", [count, top, moves, last_move])
 
 
 def _stale_blocks(cur: Any) -> list[int] | None:
     """Blocks to recompute ([] = current); None = rebuild everything."""
-    state = cur.execute("SELECT history_rows, history_max_id FROM forecast_facts_state WHERE id = 1").fetchone()
-    if state is None:
+    row = cur.execute("SELECT history_rows, history_max_id, close_rows, close_max_at FROM forecast_facts_state "
+                      "WHERE id = 1").fetchone()
+    if row is None:
         return None
+    state, close_state = row[:2], row[2:]
     count, top = cur.execute("SELECT count(*), coalesce(max(id), 0) FROM stage_history").fetchone()
     dirty: set[int] = set()
     if (count, top) != state:
@@ -128,6 +144,16 @@ def _stale_blocks(cur: Any) -> list[int] | None:
         ).fetchone()
         if count - state[0] != added[0]:
             return None  # rows deleted or inserted below the old top: start again
+        dirty.update(added[1] or [])
+    moves = cur.execute("SELECT count(*), max(changed_at) FROM close_date_history").fetchone()
+    if moves != close_state:
+        added = cur.execute(
+            f"SELECT count(*), list(DISTINCT opportunity_id >> {BLOCK_SHIFT}) FROM close_date_history "
+            "WHERE changed_at > coalesce(?, TIMESTAMP '0001-01-01')",
+            [close_state[1]],
+        ).fetchone()
+        if moves[0] - (close_state[0] or 0) != added[0]:
+            return None  # moves deleted or back-dated: start again
         dirty.update(added[1] or [])
     moved = cur.execute(
         f"""

@@ -1,6 +1,6 @@
 """Slippage (expected close dates moved later) and stale deals (no recent activity).
 
-Slippage reads close_date_history: a slip is a move whose new date is later
+Slippage reads close_date_history (through the per-deal facts): a slip is a move whose new date is later
 than the old one; its size is the days between them. Over the funnel cohort
 (deals created in the filter's period, plus its other filters), per group:
 deals, slipped_deals (at least one slip), slip_rate = slipped_deals / deals,
@@ -23,28 +23,19 @@ from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
 from crm_core.forecast_common import group_parts, labelled, scope_where
-
-_SLIPS = """
-    SELECT opportunity_id, count(*) AS slips,
-           sum(date_diff('day', old_date, new_date)) AS slip_days,
-           min(old_date) AS first_date
-    FROM close_date_history
-    WHERE new_date > old_date
-    GROUP BY opportunity_id
-"""
+from crm_core.forecast_facts import ensure_current
 
 
 def slippage(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, by: str | None = None) -> pl.DataFrame:
     """One row per group (or one row in all) with the slippage figures above."""
     flt = flt or PipelineFilter()
+    facts = ensure_current(db)
     select_group, group_by = group_parts(by)
     where, wp = scope_where(actor, flt, date_column="created_at")
     sql = f"""
-        WITH m AS ({_SLIPS})
-        SELECT {select_group}count(*) AS deals, count(m.opportunity_id) AS slipped_deals,
-               coalesce(sum(m.slips), 0)::BIGINT AS slips, coalesce(sum(m.slip_days), 0)::BIGINT AS slip_days
-        FROM opportunities o
-        LEFT JOIN m ON m.opportunity_id = o.id
+        SELECT {select_group}count(*) AS deals, count(*) FILTER (WHERE o.slips > 0) AS slipped_deals,
+               coalesce(sum(o.slips), 0)::BIGINT AS slips, coalesce(sum(o.slip_days), 0)::BIGINT AS slip_days
+        FROM {facts} o
         WHERE {where}
         {'GROUP BY ' + group_by if by else ''}
     """
@@ -58,19 +49,25 @@ def slippage(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, b
 def slipped_deals(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int = 200) -> pl.DataFrame:
     """The cohort's deals that slipped, most days slipped first."""
     flt = flt or PipelineFilter()
+    facts = ensure_current(db)
     where, wp = scope_where(actor, flt, date_column="created_at")
     return db.query(
         f"""
-        WITH m AS ({_SLIPS})
-        SELECT o.id, o.name, u.display_name AS owner, s.name AS stage, o.status, o.amount,
-               m.first_date AS first_expected_close, o.expected_close, m.slips, m.slip_days
-        FROM m
-        JOIN opportunities o ON o.id = m.opportunity_id
-        JOIN stages s ON s.id = o.stage_id
-        LEFT JOIN users u ON u.id = o.owner_id
-        WHERE {where}
-        ORDER BY m.slip_days DESC, o.id
-        LIMIT ?
+        WITH top AS (
+            SELECT o.id, o.stage_id, o.owner_id, o.status, o.amount, o.first_close, o.expected_close,
+                   o.slips, o.slip_days
+            FROM {facts} o
+            WHERE o.slips > 0 AND {where}
+            ORDER BY o.slip_days DESC, o.id
+            LIMIT ?
+        )
+        SELECT t.id, op.name, u.display_name AS owner, s.name AS stage, t.status, t.amount,
+               t.first_close AS first_expected_close, t.expected_close, t.slips, t.slip_days
+        FROM top t
+        JOIN opportunities op ON op.id = t.id
+        JOIN stages s ON s.id = t.stage_id
+        LEFT JOIN users u ON u.id = t.owner_id
+        ORDER BY t.slip_days DESC, t.id
         """,
         [*wp, limit],
     )
@@ -84,23 +81,25 @@ def stale_deals(db: Database, actor: Actor, flt: PipelineFilter | None = None, *
         raise ValidationError(f"idle days must be at least 1, got {idle_days}", field="idle_days", value=idle_days)
     flt = flt or PipelineFilter()
     today = today or date.today()
+    facts = ensure_current(db)
     where, wp = scope_where(actor, flt)
     return db.query(
         f"""
         WITH idle AS (
-            SELECT o.*, coalesce(o.last_activity_at, o.stage_entered_at, o.created_at)::DATE AS last_touch
-            FROM opportunities o
-            WHERE o.status = 'open' AND {where}
-              AND coalesce(o.last_activity_at, o.stage_entered_at, o.created_at)::DATE <= ?
+            SELECT o.id, o.stage_id, o.owner_id, o.amount, o.expected_close, o.last_touch,
+                   count(*) OVER () AS total_deals, sum(o.amount) OVER () AS total_amount
+            FROM {facts} o
+            WHERE o.status = 'open' AND o.last_touch <= ? AND {where}
+            ORDER BY o.last_touch, o.id
+            LIMIT ?
         )
-        SELECT i.id, i.name, u.display_name AS owner, s.name AS stage, i.amount, i.expected_close,
-               i.last_touch, date_diff('day', i.last_touch, ?::DATE) AS idle_days,
-               count(*) OVER () AS total_deals, sum(i.amount) OVER () AS total_amount
+        SELECT i.id, op.name, u.display_name AS owner, s.name AS stage, i.amount, i.expected_close,
+               i.last_touch, date_diff('day', i.last_touch, ?::DATE) AS idle_days, i.total_deals, i.total_amount
         FROM idle i
+        JOIN opportunities op ON op.id = i.id
         JOIN stages s ON s.id = i.stage_id
         LEFT JOIN users u ON u.id = i.owner_id
         ORDER BY idle_days DESC, i.id
-        LIMIT ?
         """,
-        [*wp, today - timedelta(days=idle_days), today, limit],
+        [today - timedelta(days=idle_days), *wp, limit, today],
     )

@@ -281,6 +281,22 @@ def test_slippage(hm):
     assert forecast.slipped_deals(hm, actor(hm), H1)["name"].to_list() == ["D3", "D4"]
 
 
+def test_new_close_date_moves_are_counted(hm_rw):
+    db, admin = hm_rw, actor(hm_rw)
+    assert forecast.slippage(db, admin, H1)["slips"][0] == 2
+    with db.atomic() as cur:  # D5 moved from 06-25 to 07-05 (+10), as the pipeline page records it
+        cur.execute("INSERT INTO close_date_history VALUES (5, DATE '2026-06-25', DATE '2026-07-05', "
+                    "TIMESTAMP '2026-06-10 10:00', 5)")
+        cur.execute("UPDATE opportunities SET expected_close = DATE '2026-07-05', version = version + 1 WHERE id = 5")
+    s = forecast.slippage(db, admin, H1).row(0, named=True)
+    assert (s["slipped_deals"], s["slips"], s["slip_days"]) == (3, 3, 39)  # 19 + 10 + 10
+    with db.atomic() as cur:  # an imported, back-dated move of D8 (+5): found by a full rebuild
+        cur.execute("INSERT INTO close_date_history VALUES (8, DATE '2026-06-25', DATE '2026-06-30', "
+                    "TIMESTAMP '2026-01-01 10:00', 3)")
+    s = forecast.slippage(db, admin, H1).row(0, named=True)
+    assert (s["slipped_deals"], s["slip_days"]) == (4, 44)
+
+
 def test_stale_deals(hm):
     s = forecast.stale_deals(hm, actor(hm), H1, idle_days=30, today=h.TODAY)
     # idle on 06-15: D3 5 days (06-10), D4 70 (no activity, stage since 04-06), D5 45 (05-01), D8 26 (05-20)
