@@ -212,8 +212,9 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
               result: ImportResult) -> None:
     """Preview, per-action samples, rejected rows and the quirks worth telling the user."""
     result.preview = plan.rows_of(cur, ent, src, st, None, opts.preview_rows)
-    for action in ("create", "update", "unchanged", "rejected"):
-        result.samples[action] = plan.rows_of(cur, ent, src, st, action, 200)
+    if result.dry_run:  # the per-action rows are for deciding; after a load the counts and preview say it
+        for action in ("create", "update", "unchanged", "rejected"):
+            result.samples[action] = plan.rows_of(cur, ent, src, st, action, 200)
     result.rejected_rows = plan.rejected_rows(cur, ent, src, st, opts.max_rejected)
     for fname, vals in st.unknown.items():
         shown = ", ".join(repr(v) for v in vals[:5]) + (" …" if len(vals) > 5 else "")
