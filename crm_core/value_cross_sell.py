@@ -48,20 +48,20 @@ def _visible(actor: Actor, flt: PipelineFilter | None) -> tuple[str, list[Any]]:
         )""", params
 
 
-def product_pairs(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, min_customers: int = 2,
-                  limit: int = 200) -> pl.DataFrame:
-    """Rules A -> B with support, confidence and lift, strongest lift first."""
-    value_summary.ensure_current(db)
-    vis, params = _visible(actor, flt)
-    return db.query(f"""
-        WITH {vis},
-        n AS (SELECT count(DISTINCT account_id) AS n FROM vis),
-        per AS (SELECT product_id, count(*) AS buyers FROM vis GROUP BY product_id),
-        both_ AS (
-            SELECT x.product_id AS a_id, y.product_id AS b_id, count(*) AS together
-            FROM vis x JOIN vis y ON x.account_id = y.account_id AND x.product_id <> y.product_id
-            GROUP BY 1, 2 HAVING count(*) >= ?
-        )
+# Customers grouped by the set of products they bought (value_summary.product_mask, bit N = product id N):
+# a few hundred distinct baskets instead of ~1M customer-product rows. `exclude` leaves one account out.
+_BASKETS = """
+        baskets AS (
+            SELECT s.product_mask AS mask, count(*) FILTER (WHERE s.account_id IS DISTINCT FROM {exclude}) AS k
+            FROM value_summary s
+            JOIN accounts a ON a.id = s.account_id AND a.merged_into_id IS NULL
+            LEFT JOIN users u ON u.id = a.owner_id
+            WHERE {where} AND s.product_mask <> 0
+            GROUP BY s.product_mask
+        ),
+        prods AS (SELECT id FROM products WHERE id BETWEEN 1 AND 63)"""
+_HAS = "(({m} >> {p}::INTEGER) & 1::UBIGINT) = 1"
+_PAIRS_SELECT = """
         SELECT pa.name AS product_a, pb.name AS product_b, b.together AS customers_both,
                per_a.buyers AS customers_a, per_b.buyers AS customers_b, n.n AS customers,
                b.together / n.n AS support, b.together / per_a.buyers AS confidence,
@@ -72,7 +72,45 @@ def product_pairs(db: Database, actor: Actor, flt: PipelineFilter | None = None,
         JOIN products pa ON pa.id = b.a_id
         JOIN products pb ON pb.id = b.b_id
         ORDER BY lift DESC, support DESC, product_a, product_b
-        LIMIT ?
+        LIMIT ?"""
+
+
+def _masks_complete(db: Database) -> bool:
+    """True when every customer's basket fits the bit mask (all product ids 1..63)."""
+    return not db.scalar("SELECT count(*) FROM value_summary WHERE product_mask IS NULL")
+
+
+def product_pairs(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, min_customers: int = 2,
+                  limit: int = 200) -> pl.DataFrame:
+    """Rules A -> B with support, confidence and lift, strongest lift first."""
+    value_summary.ensure_current(db)
+    if _masks_complete(db):
+        where, params = filter_sql(actor, flt)
+        return db.query(f"""
+        WITH {_BASKETS.format(where=where, exclude="NULL")},
+        n AS (SELECT sum(k) AS n FROM baskets),
+        per AS (SELECT p.id AS product_id, sum(b.k) AS buyers FROM baskets b JOIN prods p ON {_HAS.format(m="b.mask",
+                                                                                                     p="p.id")}
+                GROUP BY p.id),
+        both_ AS (
+            SELECT x.id AS a_id, y.id AS b_id, sum(b.k) AS together
+            FROM baskets b JOIN prods x ON {_HAS.format(m="b.mask", p="x.id")}
+            JOIN prods y ON y.id <> x.id AND {_HAS.format(m="b.mask", p="y.id")}
+            GROUP BY 1, 2 HAVING sum(b.k) >= ?
+        )
+        {_PAIRS_SELECT}
+        """, [*params, min_customers, limit])
+    vis, params = _visible(actor, flt)
+    return db.query(f"""
+        WITH {vis},
+        n AS (SELECT count(DISTINCT account_id) AS n FROM vis),
+        per AS (SELECT product_id, count(*) AS buyers FROM vis GROUP BY product_id),
+        both_ AS (
+            SELECT x.product_id AS a_id, y.product_id AS b_id, count(*) AS together
+            FROM vis x JOIN vis y ON x.account_id = y.account_id AND x.product_id <> y.product_id
+            GROUP BY 1, 2 HAVING count(*) >= ?
+        )
+        {_PAIRS_SELECT}
     """, [*params, min_customers, limit])
 
 
@@ -85,6 +123,26 @@ def recommendations(db: Database, actor: Actor, account_id: int, flt: PipelineFi
     if found is None:
         raise NotFound(f"Account {account_id} does not exist.")
     require(actor, can_see_owner(actor, found["owner_id"]), f"see the purchases of account {account_id}")
+    if _masks_complete(db):
+        mine = db.scalar("SELECT product_mask FROM value_summary WHERE account_id = ?", [account_id]) or 0
+        where, params = filter_sql(actor, flt)
+        return db.query(f"""
+        WITH {_BASKETS.format(where=where, exclude="?::BIGINT")},
+        neighbours AS (
+            SELECT mask, k, bit_count(mask & ?::UBIGINT) / bit_count(mask | ?::UBIGINT) AS similarity
+            FROM baskets WHERE k > 0 AND (mask & ?::UBIGINT) <> 0
+        ),
+        total AS (SELECT sum(k * similarity) AS t, sum(k) AS n FROM neighbours)
+        SELECT p.id AS product_id, p.name AS product, sum(nb.k) AS similar_buyers, total.n AS similar_customers,
+               sum(nb.k * nb.similarity) / total.t AS score
+        FROM neighbours nb JOIN prods x ON {_HAS.format(m="nb.mask", p="x.id")}
+             AND NOT {_HAS.format(m="?::UBIGINT", p="x.id")}
+        JOIN products p ON p.id = x.id
+        CROSS JOIN total
+        GROUP BY p.id, p.name, total.n, total.t
+        ORDER BY score DESC, product
+        LIMIT ?
+        """, [account_id, *params, mine, mine, mine, mine, limit])
     return db.query(f"""
         WITH {vis},
         mine AS (SELECT product_id FROM vis WHERE account_id = ?),

@@ -129,8 +129,10 @@ def indicators_sql(actor: Actor, flt: PipelineFilter | None, as_of: date) -> tup
     WITH base AS (
         SELECT s.account_id, a.name, a.industry, a.region, a.owner_id, u.display_name AS owner_name,
                a.employees::DOUBLE AS employees, a.annual_revenue::DOUBLE AS annual_revenue,
-               s.order_days, s.order_lines, s.first_order, s.last_order, s.revenue, s.gross_profit,
-               s.followups, s.last_followup, s.open_opps, s.open_amount,
+               s.order_days, s.order_lines, s.first_order, s.last_order,
+               -- DOUBLE: ranks and sums of ~100k amounts, exact to the cent at these sizes
+               s.revenue::DOUBLE AS revenue, s.gross_profit::DOUBLE AS gross_profit,
+               s.followups, s.last_followup, s.open_opps, s.open_amount::DOUBLE AS open_amount,
                greatest(0, ?::DATE - s.last_order) AS recency_days,
                greatest(0, ?::DATE - s.first_order) AS tenure_days,
                s.order_days * 365.0 / greatest(?::DATE - s.first_order, 365) AS orders_per_year,
@@ -146,18 +148,14 @@ def indicators_sql(actor: Actor, flt: PipelineFilter | None, as_of: date) -> tup
         LEFT JOIN users u ON u.id = a.owner_id
         WHERE {where}
     )
-    SELECT b.*, i.industry_revenue
-    FROM base b
-    LEFT JOIN (SELECT industry, avg(revenue::DOUBLE) AS industry_revenue FROM base
-               WHERE industry IS NOT NULL GROUP BY industry) i ON i.industry = b.industry
-    ORDER BY b.account_id
+    SELECT * FROM base
     """
     return sql, [as_of, as_of, as_of, as_of, *params]
 
 
 def _percentile(ind: Indicator) -> pl.Expr:
     """(customers with a strictly worse value) / (customers with a value - 1); `missing` when none."""
-    x = pl.col(ind.expr).cast(pl.Float64)
+    x = pl.col(ind.expr)
     below = x.rank("min", descending=ind.lower_is_better) - 1
     n = x.count()
     return (pl.when(x.is_null()).then(pl.lit(ind.missing))
@@ -176,6 +174,10 @@ def score_frame(ind: pl.DataFrame, w: dict[str, float], pareto_metric: str = "re
         raise ValidationError(f"Pareto metric must be revenue or gross_profit, got {pareto_metric!r}.",
                               field="metric", value=pareto_metric)
     total_w = sum(w.values())
+    # industry: the average revenue of the customers of the same industry, in the ranked set
+    by_industry = (ind.filter(pl.col("industry").is_not_null()).group_by("industry")
+                   .agg(pl.col("revenue").mean().alias("industry_revenue")))
+    ind = ind.join(by_industry, on="industry", how="left", maintain_order="left")
     metric = pl.col("gross_profit").fill_null(0) if pareto_metric == "gross_profit" else pl.col("revenue")
     df = ind.with_columns(*(_percentile(i) for i in INDICATORS),
                           pl.max_horizontal(metric.cast(pl.Float64), pl.lit(0.0)).alias("pareto_value"),

@@ -70,6 +70,11 @@ def _summary_insert(ids: list[int] | None) -> tuple[str, list[Any]]:
         SELECT x.account_id, count(*) AS followups, max(x.occurred_at) AS last_followup
         FROM activities x WHERE {a_where} AND x.kind <> 'task' AND x.done
         GROUP BY x.account_id
+    ), prod AS (
+        SELECT o.account_id,
+               CASE WHEN max(o.product_id) <= 63 THEN bit_or((1::UBIGINT) << o.product_id::INTEGER) END AS mask
+        FROM orders o WHERE {o_where} AND o.product_id IS NOT NULL AND o.product_id > 0
+        GROUP BY o.account_id
     ), opp AS (
         SELECT op.account_id, count(*) AS open_opps, sum(op.amount) AS open_amount
         FROM opportunities op WHERE {p_where} AND op.status = 'open'
@@ -83,14 +88,16 @@ def _summary_insert(ids: list[int] | None) -> tuple[str, list[Any]]:
            CASE WHEN a.last_followup_at IS NULL THEN act.last_followup
                 WHEN act.last_followup IS NULL THEN a.last_followup_at
                 ELSE greatest(a.last_followup_at, act.last_followup) END,
-           coalesce(opp.open_opps, 0), coalesce(opp.open_amount, 0)
+           coalesce(opp.open_opps, 0), coalesce(opp.open_amount, 0),
+           CASE WHEN prod.account_id IS NULL THEN 0 ELSE prod.mask END  -- 0: no line names a product
     FROM ord
     LEFT JOIN accounts a ON a.id = ord.account_id
     LEFT JOIN pay ON pay.account_id = ord.account_id
     LEFT JOIN act ON act.account_id = ord.account_id
     LEFT JOIN opp ON opp.account_id = ord.account_id
+    LEFT JOIN prod ON prod.account_id = ord.account_id
     """
-    return sql, [*o_p, *c_p, *a_p, *p_p]
+    return sql, [*o_p, *c_p, *a_p, *o_p, *p_p]
 
 
 def _products_insert(ids: list[int] | None) -> tuple[str, list[Any]]:

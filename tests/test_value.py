@@ -348,3 +348,18 @@ def test_empty_database(db):
     assert ov["customers"] == 0 and ov["share_80"] == 0
     assert ov["rfm_segments"]["customers"].sum() == 0
     assert value_cross_sell.product_pairs(db, ADMIN).height == 0
+
+
+def test_basket_masks_and_the_row_path_agree(hand, monkeypatch):
+    # Alpha bought P1 and P3: bits 1 and 3
+    assert hand.scalar("SELECT product_mask FROM value_summary WHERE account_id = 1") == 0b1010
+    fast = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1),
+            value_cross_sell.recommendations(hand, ADMIN, 4), value_cross_sell.recommendations(hand, REP2, 1))
+    monkeypatch.setattr(value_cross_sell, "_masks_complete", lambda db: False)
+    slow = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1),
+            value_cross_sell.recommendations(hand, ADMIN, 4), value_cross_sell.recommendations(hand, REP2, 1))
+    for a, b in zip(fast, slow):
+        assert a.columns == b.columns and a.height == b.height
+        for ra, rb in zip(a.rows(), b.rows()):
+            assert [x for x in ra if isinstance(x, str)] == [x for x in rb if isinstance(x, str)]
+            assert [x for x in ra if not isinstance(x, str)] == pytest.approx([x for x in rb if not isinstance(x, str)])
