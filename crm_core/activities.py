@@ -43,7 +43,7 @@ def log(db: Database, actor: Actor, *, kind: str, subject: str, account_id: int 
     with db.atomic() as cur:
         opp = None
         if opportunity_id not in (None, ""):
-            opp = records.fetch_row(cur, "opportunities", int(opportunity_id))
+            opp = accounts.fetch(cur, "opportunities", int(opportunity_id), "id, owner_id, account_id")
             if opp is None:
                 raise NotFound(f"Opportunity {opportunity_id} does not exist.")
             require_pipeline_edit(actor, opp["owner_id"], "log follow-ups on this deal")
@@ -91,7 +91,7 @@ def complete_task(db: Database, actor: Actor, activity_id: int, expected_version
     """Mark an open follow-up task done (it then counts as a follow-up of its account)."""
     ts = accounts.now_ts(now)
     with db.atomic() as cur:
-        row = records.fetch_row(cur, "activities", activity_id)
+        row = accounts.fetch(cur, "activities", activity_id, "id, owner_id, account_id, done")
         if row is None or row["done"]:
             raise NotFound(f"Open task {activity_id} does not exist.")
         require_pipeline_edit(actor, row["owner_id"], "complete this task")

@@ -30,7 +30,13 @@ def _lifecycle_update(db: Database) -> Any:
     return lifecycle.update_all(db)
 
 
-DAILY_JOBS += [_pool_sweep, _lifecycle_update]
+def _account_match_keys(db: Database) -> Any:
+    from crm_core import accounts
+
+    return accounts.fill_match_keys(db)
+
+
+DAILY_JOBS += [_account_match_keys, _pool_sweep, _lifecycle_update]
 
 
 def open_app_database(path: str | None = None, *, demo_if_missing: bool = True) -> Database:

@@ -23,6 +23,9 @@ from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.filters import PipelineFilter
 
+# What an edit needs to know of the stored deal (see accounts.fetch).
+_OPP_COLS = ("id, name, owner_id, account_id, stage_id, status, amount, probability, expected_close, product_id, "
+             "lost_reason, version")
 DECISION_ROLES = ("decision_maker", "influencer", "evaluator", "champion", "blocker", "user")
 GRID_COLUMNS = ("name", "stage", "amount", "probability", "expected_close", "lost_reason")
 
@@ -116,7 +119,7 @@ def _close_date(value: Any, row: str = "") -> date | None:
 def _stage(cur: Any, stage_id: Any, row: str = "") -> dict[str, Any]:
     found = None
     if stage_id not in (None, ""):
-        found = records.fetch_row(cur, "stages", int(stage_id))
+        found = accounts.fetch(cur, "stages", int(stage_id), "id, name, is_won, is_lost, active")
     if found is None or not found["active"]:
         raise ValidationError(f"{row}Stage {stage_id!r} is not one of the configured stages.", field="stage_id",
                               value=stage_id)
@@ -183,7 +186,7 @@ def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any,
             raise ValidationError("Choose the deal's account, or enter a new one.", field="account_id")
         acct = accounts.require_owned(cur, actor, int(account_id), "enter deals on it")
         stage = _stage(cur, stage_id)
-        if product_id is not None and records.fetch_row(cur, "products", int(product_id)) is None:
+        if product_id is not None and accounts.fetch(cur, "products", int(product_id), "id") is None:
             raise ValidationError(f"Product {product_id} does not exist.", field="product_id", value=product_id)
         dept = cur.execute("SELECT department_id FROM users WHERE id = ?", [owner]).fetchone()
         row = {"account_id": acct["id"], "name": name, "owner_id": owner, "department_id": dept[0] if dept else None,
@@ -256,7 +259,7 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
     if unknown:
         raise ValidationError(f"{row_label}Opportunities have no editable field {sorted(unknown)[0]!r}.")
     ts = accounts.now_ts(now)
-    opp = records.fetch_row(cur, "opportunities", opp_id)
+    opp = accounts.fetch(cur, "opportunities", opp_id, _OPP_COLS)
     if opp is None:
         raise NotFound(f"{row_label}Opportunity {opp_id} does not exist.")
     require_pipeline_edit(actor, opp["owner_id"], "edit this opportunity")

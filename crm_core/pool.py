@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from crm_core import accounts, audit, hooks, records, settings
+from crm_core import accounts, audit, hooks, settings
 from crm_core.access import Actor, owner_scope, require, require_pipeline_edit, require_role
 from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
@@ -95,7 +95,7 @@ def claim(db: Database, actor: Actor, account_id: int, *, now: datetime | None =
     limit = int(settings.get(db, "pool.daily_claim_limit"))
     try:
         with db.atomic() as cur:
-            row = records.fetch_row(cur, "accounts", account_id)
+            row = accounts.fetch(cur, "accounts", account_id, "id, name, owner_id, merged_into_id, claimed_at, created_at")
             if row is None or row["merged_into_id"] is not None:
                 raise NotFound(f"Account {account_id} does not exist.")
             if row["owner_id"] is not None:

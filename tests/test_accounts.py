@@ -191,3 +191,11 @@ def test_contacts_reports_to_same_account_and_no_loops(team):
     with pytest.raises(ValidationError, match="1 to 5"):
         contacts.create(team, ann, account_id=a1, name="X", influence=9)
     assert contacts.list_for_account(team, ann, a1)["reports_to"].to_list() == [None, "Boss"]
+
+
+def test_fill_match_keys_for_rows_written_elsewhere(team):
+    team.execute("INSERT INTO accounts (name, normalized_name, tax_id, phone) VALUES "
+                 "('I', 'i', 'ab-12 34', '+86 10 8888 7777'), ('J', 'j', NULL, '110')")
+    assert accounts.fill_match_keys(team) == 2
+    assert team.rows("SELECT tax_key, phone_key FROM accounts ORDER BY name") == [
+        ("AB1234", "861088887777"), (None, None)]
