@@ -22,6 +22,7 @@ the rules), so the page and `crm report` read one frame.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -232,10 +233,27 @@ def score_frame(ind: pl.DataFrame, w: dict[str, float], pareto_metric: str = "re
 def customers(db: Database, actor: Actor, flt: PipelineFilter | None = None, as_of: date | None = None,
               *, weights_override: dict[str, float] | None = None, pareto_metric: str = "revenue") -> pl.DataFrame:
     """Every visible customer with indicators, percentiles (p_*), score, tier, RFM, churn and LTV, by rank."""
-    value_summary.ensure_current(db)
+    as_of = as_of or date.today()
     w = check_weights(weights_override) if weights_override is not None else weights(db)
-    sql, params = indicators_sql(actor, flt, as_of or date.today())
-    return score_frame(db.query(sql, params), w, pareto_metric)
+    # One page view asks for the same frame more than once (overview, the action list): keep the
+    # last few per database and data version, which every committed write bumps.
+    key = (id(db), db.path, db.data_version, actor, flt, as_of, tuple(sorted(w.items())), pareto_metric)
+    hit = _RECENT.get(key)
+    if hit is not None:
+        return hit
+    value_summary.ensure_current(db)
+    sql, params = indicators_sql(actor, flt, as_of)
+    frame = score_frame(db.query(sql, params), w, pareto_metric)
+    if db.data_version == key[2]:  # ensure_current did not rebuild (which bumps the version)
+        with _RECENT_LOCK:
+            _RECENT[key] = frame
+            while len(_RECENT) > 8:
+                _RECENT.pop(next(iter(_RECENT)))
+    return frame
+
+
+_RECENT: dict[tuple, pl.DataFrame] = {}
+_RECENT_LOCK = threading.Lock()
 
 
 def breakdown(row: dict[str, Any], w: dict[str, float]) -> pl.DataFrame:
