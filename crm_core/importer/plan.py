@@ -250,7 +250,12 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
             (f"m{i}.{quote_ident(c)} IS NOT DISTINCT FROM l3.o_{c}" if len(key) > 1
              else f"m{i}.{quote_ident(c)} = l3.o_{c}") for c in key)
         cols = ", ".join(quote_ident(c) for c in key)
-        match_joins.append(f"LEFT JOIN (SELECT {cols}, min({id_col}) AS _id FROM {table} GROUP BY ALL) m{i} ON {on}")
+        # only existing rows whose key is in the file (millions of stored orders need not be grouped)
+        src_field = next((f.name for f in entity.fields if len(key) == 1 and f.target == key[0] and f.name in mapped
+                          and f.kind != "ref"), None)
+        only = (f"WHERE {quote_ident(key[0])} IN (SELECT f_{src_field} FROM _imp_typed)" if src_field else "")
+        match_joins.append(f"LEFT JOIN (SELECT {cols}, min({id_col}) AS _id FROM {table} {only} GROUP BY ALL) m{i} "
+                           f"ON {on}")
         match_ids.append(f"m{i}._id")
     target = f"coalesce({', '.join(match_ids)})" if match_ids else "NULL::BIGINT"
     sql_l4 = f"SELECT l3.*, {target} AS _target FROM ({sql_l3}) l3 {' '.join(match_joins)}"
@@ -361,7 +366,13 @@ def _build_lookup(cur: Any, entity: Entity, f: Field, mapped: dict[str, str], op
     spec = LOOKUPS[f.ref or ""]
     col = mapped[f.name]
     hows = sorted({how for how, _, _ in spec["cands"]})
-    keyed = ", ".join(f"{_HOW[h].format(v='v')} AS k_{h}" for h in hows)
+    keyed = ", ".join(f"{_HOW[h].format(v='v')} AS k_{h}" for h in hows if h != "company")
+    if "company" in hows:
+        # the Python name key only for values no cheaper key (an external id) already found
+        cheap = [(how, c) for how, c, _ in spec["cands"] if how != "company"]
+        found = " OR ".join(f"EXISTS (SELECT 1 FROM ({c}) x WHERE x.k = {_HOW[h].format(v='v')})" for h, c in cheap)
+        company = f"CASE WHEN NOT ({found}) THEN crm_norm_company(v) END" if cheap else "crm_norm_company(v)"
+        keyed = ", ".join(p for p in (keyed, f"{company} AS k_company") if p)
     parts = []
     for pri, (how, cand_sql, _) in enumerate(spec["cands"]):
         parts.append(f"SELECT kv.v, {pri} AS pri, c.id FROM kv JOIN ({cand_sql}) c ON c.k = kv.k_{how}")
