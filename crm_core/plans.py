@@ -142,8 +142,11 @@ def _fingerprint(cur: Any, *, full: bool) -> str:
     return row[0]
 
 
-def _set_state(cur: Any, compacted: int | None = None) -> None:
-    short, full = _fingerprint(cur, full=False), _fingerprint(cur, full=True)
+def _set_state(cur: Any, compacted: int | None = None, *, full: bool = True) -> None:
+    """Record what the facts were built from. An incremental refresh skips the
+    (costlier) full fingerprint: the next "recompute everything" then rebuilds."""
+    short = _fingerprint(cur, full=False)
+    full = _fingerprint(cur, full=True) if full else None
     cur.execute("""INSERT INTO plan_facts_state (id, fingerprint, full_fingerprint, compacted_rows)
                    VALUES (1, ?, ?, coalesce(?, 0))
                    ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint,
@@ -184,23 +187,26 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
         queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
         if not queued:
             return False
-        events = "WITH _plan_dirty AS MATERIALIZED (SELECT DISTINCT account_id FROM plan_facts_dirty), " \
-                 + _events_sql(acct).strip().removeprefix("WITH ")
-        cur.execute(
-            f"""INSERT INTO plan_facts
-                SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
-                FROM (SELECT month, metric, owner_id, department_id, region, product_id, value, n
-                      FROM ({events})
-                      UNION ALL
-                      SELECT month, metric, owner_id, department_id, region, product_id, -value, -n
-                      FROM plan_facts_account
-                      WHERE {mine.replace('_plan_dirty', 'plan_facts_dirty')})
-                GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
-        )
-        cur.execute(f"DELETE FROM plan_facts_account WHERE {mine.replace('_plan_dirty', 'plan_facts_dirty')}")
-        cur.execute("INSERT INTO plan_facts_account " + events)
+        # the new figures once, into a temporary table of this transaction's connection
+        cur.execute("CREATE OR REPLACE TEMP TABLE _plan_dirty AS SELECT DISTINCT account_id FROM plan_facts_dirty")
+        cur.execute("CREATE OR REPLACE TEMP TABLE _plan_new AS " + _events_sql(acct))
+        try:
+            cur.execute(
+                f"""INSERT INTO plan_facts
+                    SELECT month, metric, owner_id, department_id, region, product_id, sum(value), sum(n)
+                    FROM (SELECT month, metric, owner_id, department_id, region, product_id, value, n FROM _plan_new
+                          UNION ALL
+                          SELECT month, metric, owner_id, department_id, region, product_id, -value, -n
+                          FROM plan_facts_account WHERE {mine})
+                    GROUP BY ALL HAVING sum(value) <> 0 OR sum(n) <> 0"""
+            )
+            cur.execute(f"DELETE FROM plan_facts_account WHERE {mine}")
+            cur.execute("INSERT INTO plan_facts_account SELECT * FROM _plan_new")
+        finally:
+            cur.execute("DROP TABLE IF EXISTS _plan_new")
+            cur.execute("DROP TABLE IF EXISTS _plan_dirty")
         cur.execute("DELETE FROM plan_facts_dirty")
-        _set_state(cur)
+        _set_state(cur, full=False)
         rows, compacted = cur.execute(
             "SELECT (SELECT count(*) FROM plan_facts), (SELECT compacted_rows FROM plan_facts_state WHERE id = 1)"
         ).fetchone()
