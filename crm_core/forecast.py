@@ -31,29 +31,10 @@ from crm_core.forecast_velocity import velocity
 from crm_core.forecast_weighted import WhatIf, forecast, period_summary, probabilities
 
 __all__ = [
-    "REPORTS", "WhatIf", "accuracy", "accuracy_totals", "cohort_combos", "core", "forecast", "funnel",
+    "REPORTS", "WhatIf", "accuracy", "accuracy_totals", "cohort_combos", "forecast", "funnel",
     "period_summary", "probabilities", "slipped_deals", "slippage", "snapshot_list", "stage_deals",
     "stage_funnel", "stale_deals", "take_snapshot", "velocity",
 ]
-
-
-def core(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, method: str = "stage",
-         today: date | None = None, start: date | None = None, months: int = 6,
-         whatif: WhatIf | None = None, by: str = "owner") -> dict[str, Any]:
-    """The page's core computation: funnel, velocity by `by`, and the forecast.
-
-    One pass folds the cohort (shared by the funnel and empirical
-    probabilities), one pass gives velocity, one the forecast rows.
-    """
-    flt = flt or PipelineFilter()
-    combos = cohort_combos(db, actor, flt)
-    fc = forecast(db, actor, flt, method=method, today=today, start=start, months=months, whatif=whatif,
-                  combos=combos)
-    return {
-        "funnel": funnel(db, actor, flt, combos=combos),
-        "velocity": velocity(db, actor, flt, by=by),
-        **fc,
-    }
 
 
 def stage_funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None) -> pl.DataFrame:

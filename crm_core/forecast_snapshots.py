@@ -24,7 +24,7 @@ from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.filters import PipelineFilter
 from crm_core.forecast_common import add_in, add_months, month_start
-from crm_core.forecast_weighted import category_rows, check_method, probabilities, window
+from crm_core.forecast_weighted import category_rows, check_method, closed_combos, probabilities, window
 
 SNAPSHOT_MONTHS = 12
 
@@ -32,14 +32,12 @@ SNAPSHOT_MONTHS = 12
 def take_snapshot(db: Database, actor: Actor, *, method: str = "stage", today: date | None = None,
                   taken_at: datetime | None = None) -> int:
     """Store the current forecast; returns the number of rows written."""
-    from crm_core.forecast_funnel import cohort_combos
-
     require_role(actor, ("admin", "manager", "rep"), "take forecast snapshots")
     check_method(method)
     today = today or date.today()
     taken_at = taken_at or datetime.now().replace(microsecond=0)
     first, end = window(today, None, SNAPSHOT_MONTHS)
-    combos = cohort_combos(db, actor, PipelineFilter()) if method == "empirical" else None
+    combos = closed_combos(db, actor, PipelineFilter()) if method == "empirical" else None
     probs = probabilities(db, method, combos)
     rows = category_rows(db, actor, PipelineFilter(), probs, method=method, start=first, end=end, owner_key=True)
     with db.atomic() as cur:

@@ -80,6 +80,23 @@ def empirical_from_combos(combos: pl.DataFrame) -> dict[int, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+def closed_combos(db: Database, actor: Actor, flt: PipelineFilter | None = None) -> pl.DataFrame:
+    """The cohort's closed deals folded to (status, stages entered): what empirical rates are learned from."""
+    from crm_core.forecast_facts import ensure_current
+
+    facts = ensure_current(db)
+    where, wp = scope_where(actor, flt or PipelineFilter(), date_column="created_at")
+    return db.query(
+        f"""
+        SELECT o.status, o.entered_mask, count(*) AS n
+        FROM {facts} o
+        WHERE o.status IN ('won', 'lost') AND {where}
+        GROUP BY o.status, o.entered_mask
+        """,
+        wp,
+    )
+
+
 def probabilities(db: Database, method: str, combos: pl.DataFrame | None = None,
                   whatif: WhatIf | None = None) -> pl.DataFrame:
     """Per open stage: the default, the empirical rate (and its sample) and the one used."""
@@ -237,13 +254,11 @@ def forecast(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, m
              whatif: WhatIf | None = None, combos: pl.DataFrame | None = None,
              by: str | None = None) -> dict[str, pl.DataFrame]:
     """The forecast as the page shows it: {"monthly", "probabilities", "categories"}."""
-    from crm_core.forecast_funnel import cohort_combos
-
     check_method(method)
     today = today or date.today()
     first, end = window(today, start, months)
     if method == "empirical" and combos is None:
-        combos = cohort_combos(db, actor, flt)
+        combos = closed_combos(db, actor, flt)
     probs = probabilities(db, method, combos, whatif)
     long = category_rows(db, actor, flt, probs, method=method, start=first, end=end, whatif=whatif, by=by)
     targets = month_targets(db, actor, flt, first, end, by_owner=by == "owner")

@@ -27,18 +27,20 @@ c1, c2 = st.columns([2, 1])
 method = c1.radio(t("forecast.method"), METHODS, format_func=lambda m: t(f"forecast.method.{m}"),
                   horizontal=True, key="fc_method")
 months = c2.number_input(t("forecast.months"), min_value=1, max_value=24, value=6, step=1, key="fc_months")
-core = cached(forecast.core, db, actor, flt, method=method, start=quarter_start, months=int(months))
+# Three cached reads, so changing the method or months recomputes the forecast only.
+funnel = cached(forecast.funnel, db, actor, flt)
+result = cached(forecast.forecast, db, actor, flt, method=method, start=quarter_start, months=int(months))
 
 tabs = st.tabs([t(f"forecast.tab.{name}") for name in
                 ("funnel", "velocity", "forecast", "whatif", "accuracy", "slippage")])
 with tabs[0]:
-    views.funnel_tab(db, actor, flt, core["funnel"])
+    views.funnel_tab(db, actor, flt, funnel)
 with tabs[1]:
-    views.velocity_tab(db, actor, flt, core["velocity"])
+    views.velocity_tab(db, actor, flt)
 with tabs[2]:
-    views.forecast_tab(core, method, today, quarter_start)
+    views.forecast_tab(result, method, today, quarter_start)
 with tabs[3]:
-    views.whatif_tab(db, actor, flt, core, method, quarter_start, int(months))
+    views.whatif_tab(db, actor, flt, result, method, quarter_start, int(months))
 with tabs[4]:
     views.accuracy_tab(db, actor, flt, method)
 with tabs[5]:

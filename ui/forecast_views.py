@@ -86,11 +86,11 @@ def funnel_tab(db: Database, actor: Actor, flt: PipelineFilter, funnel: pl.DataF
     table(deals, key="fc_stage_deals", hide={"id"})
 
 
-def velocity_tab(db: Database, actor: Actor, flt: PipelineFilter, by_owner: pl.DataFrame) -> None:
+def velocity_tab(db: Database, actor: Actor, flt: PipelineFilter) -> None:
     st.caption(t("forecast.velocity_help"))
     by = st.selectbox(t("forecast.group_by"), list(GROUPS), format_func=lambda g: t(f"forecast.by.{g}"),
                       key="fc_by")
-    vel = by_owner if by == "owner" else cached(forecast.velocity, db, actor, flt, by=by)
+    vel = cached(forecast.velocity, db, actor, flt, by=by)
     total = vel.filter(pl.col("is_total")).row(0, named=True)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("forecast.col.win_rate"), pct(total["win_rate"]))
