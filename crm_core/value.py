@@ -10,7 +10,7 @@ Importing this module registers the summary's change listener.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -30,8 +30,15 @@ RANKING_COLUMNS = (
 )
 
 
+def default_as_of(db: Database, actor: Actor) -> date:
+    """Today, or the day after the last order when the data ends earlier (a historical data set)."""
+    last = db.scalar("SELECT max(last_order) FROM value_summary")
+    today = date.today()
+    return min(today, last + timedelta(days=1)) if last else today
+
+
 def overview(db: Database, actor: Actor, flt: PipelineFilter | None = None, as_of: date | None = None,
-             pareto_metric: str = "revenue") -> dict[str, Any]:
+             pareto_metric: str = "revenue", cohort_grain: str = "quarter") -> dict[str, Any]:
     """Everything the page shows at once, from one pass over the summary."""
     cust = value_scoring.customers(db, actor, flt, as_of, pareto_metric=pareto_metric)
     return {
@@ -46,7 +53,7 @@ def overview(db: Database, actor: Actor, flt: PipelineFilter | None = None, as_o
         "rfm_grid": value_segments.rfm_grid(cust),
         "churn_summary": value_segments.churn_summary(cust),
         "churn_list": value_segments.churn_list(cust),
-        "ltv_cohorts": value_segments.ltv_cohorts(cust),
+        "ltv_cohorts": value_segments.ltv_cohorts(cust, cohort_grain),
         "weights": value_scoring.weights(db),
     }
 
@@ -57,7 +64,7 @@ LIST_COLUMNS = ("account_id", "name", "owner_name", "tier", "score", "segment", 
 
 
 def action_list(db: Database, actor: Actor, flt: PipelineFilter | None, as_of: date | None, pareto_metric: str,
-                kind: str, key: Any = None) -> pl.DataFrame:
+                kind: str, key: Any = None, cohort_grain: str = "quarter") -> pl.DataFrame:
     """The full list behind a segment (tier, ABC class, RFM segment, churn state, cohort) or
     behind the up-sell / repeat-due lists: one row per customer, for export and tasks."""
     cust = value_scoring.customers(db, actor, flt, as_of, pareto_metric=pareto_metric)
@@ -66,6 +73,8 @@ def action_list(db: Database, actor: Actor, flt: PipelineFilter | None, as_of: d
                 else value_cross_sell.repeat_due(db, actor, flt, as_of, limit=None))
         cust = cust.filter(pl.col("account_id").is_in(rows["account_id"].unique().implode()))
     elif kind != "all":
+        if kind == "cohort":
+            cust = value_segments.with_cohort(cust, cohort_grain)
         cust = value_actions.select(cust, kind, key)
     return cust.select(*LIST_COLUMNS)
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from crm_core.errors import ValidationError
+
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "cant_lose", "at_risk", "hibernating", "lost")
 CHURN_STATES = ("at_risk", "lapsed", "on_track", "one_order")
 CURVE_POINTS = 200
@@ -109,9 +111,20 @@ def churn_summary(cust: pl.DataFrame) -> pl.DataFrame:
             .sort("order").drop("order"))
 
 
-def ltv_cohorts(cust: pl.DataFrame) -> pl.DataFrame:
-    """Per first-purchase quarter: customers, historical and projected LTV (total and per customer)."""
-    return (cust.group_by("cohort")
+COHORT_GRAINS = {"month": "1mo", "quarter": "1q", "year": "1y"}
+
+
+def with_cohort(cust: pl.DataFrame, grain: str = "quarter") -> pl.DataFrame:
+    """`cohort` = the first order's month, quarter or year (first day)."""
+    if grain not in COHORT_GRAINS:
+        raise ValidationError(f"Cohort grain must be one of {', '.join(COHORT_GRAINS)}, got {grain!r}.",
+                              field="grain", value=grain)
+    return cust.with_columns(pl.col("first_order").dt.truncate(COHORT_GRAINS[grain]).alias("cohort"))
+
+
+def ltv_cohorts(cust: pl.DataFrame, grain: str = "quarter") -> pl.DataFrame:
+    """Per first-purchase month/quarter/year: customers, historical and projected LTV (total and per customer)."""
+    return (with_cohort(cust, grain).group_by("cohort")
             .agg(pl.len().alias("customers"),
                  pl.col("ltv_historical").sum().alias("historical"),
                  pl.col("ltv_projected").sum().alias("projected"),

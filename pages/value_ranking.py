@@ -7,8 +7,6 @@ cross-/up-sell lists; any segment or list can be exported or turned into
 follow-up tasks for the owners. Everything reads the account value summary.
 """
 
-from datetime import date
-
 import streamlit as st
 
 from crm_core import value
@@ -22,11 +20,13 @@ st.title(t("value.title"))
 flt = sidebar_filters(db, actor, period=False)
 st.caption(t("value.scope_note"))
 
-c1, c2 = st.columns([1, 1])
-as_of = c1.date_input(t("value.as_of"), value=date.today(), key="val_as_of")
+c1, c2, c3 = st.columns([1, 1, 1])
+as_of = c1.date_input(t("value.as_of"), value=cached(value.default_as_of, db, actor), key="val_as_of")
 metric = c2.radio(t("value.metric"), ("revenue", "gross_profit"), format_func=lambda m: t(f"value.metric.{m}"),
                   horizontal=True, key="val_metric")
-ov = cached(value.overview, db, actor, flt, as_of, metric)
+grain = c3.radio(t("value.cohort_grain"), ("month", "quarter", "year"), index=1,
+                 format_func=lambda g: t(f"value.grain.{g}"), horizontal=True, key="val_grain")
+ov = cached(value.overview, db, actor, flt, as_of, metric, grain)
 value_views.headline(ov)
 
 tabs = st.tabs([t(f"value.tab.{name}") for name in
@@ -46,4 +46,4 @@ with tabs[5]:
 with tabs[6]:
     value_weights.editor(db, actor, ov["weights"])
 with tabs[7]:
-    value_actions.panel(db, actor, flt, as_of, metric, ov)
+    value_actions.panel(db, actor, flt, as_of, metric, grain, ov)

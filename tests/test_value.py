@@ -363,3 +363,18 @@ def test_basket_masks_and_the_row_path_agree(hand, monkeypatch):
         for ra, rb in zip(a.rows(), b.rows()):
             assert [x for x in ra if isinstance(x, str)] == [x for x in rb if isinstance(x, str)]
             assert [x for x in ra if not isinstance(x, str)] == pytest.approx([x for x in rb if not isinstance(x, str)])
+
+
+def test_cohort_grains_and_default_date(hand):
+    # the data ends 2026-06-20 (Beta), before today: the page starts the day after
+    assert value.default_as_of(hand, ADMIN) == date(2026, 6, 21)
+    cust = value_scoring.customers(hand, ADMIN, as_of=AS_OF)
+    months = value_segments.ltv_cohorts(cust, "month")
+    assert dict(zip(months["cohort"], months["customers"])) == {
+        date(2025, 1, 1): 1, date(2026, 1, 1): 1, date(2026, 6, 1): 2}
+    years = value_segments.ltv_cohorts(cust, "year")
+    assert dict(zip(years["cohort"], years["historical"])) == {date(2025, 1, 1): 900, date(2026, 1, 1): 850}
+    lst = value.action_list(hand, ADMIN, None, AS_OF, "revenue", "cohort", date(2026, 1, 1), "year")
+    assert sorted(lst["name"]) == ["Alpha", "Beta", "Delta"]
+    with pytest.raises(ValidationError):
+        value_segments.ltv_cohorts(cust, "week")

@@ -40,12 +40,13 @@ def _label(kind: str, key: Any) -> str:
     return str(key)
 
 
-def panel(db: Database, actor: Actor, flt: PipelineFilter, as_of: date, metric: str, ov: dict[str, Any]) -> None:
+def panel(db: Database, actor: Actor, flt: PipelineFilter, as_of: date, metric: str, grain: str,
+          ov: dict[str, Any]) -> None:
     c1, c2 = st.columns(2)
     kind = c1.selectbox(t("value.list.kind"), value.LIST_KINDS, format_func=lambda k: t(f"value.list.{k}"),
                         key="va_kind")
     key = c2.selectbox(t("value.list.key"), _keys(kind, ov), format_func=lambda k: _label(kind, k), key="va_key")
-    members = cached(value.action_list, db, actor, flt, as_of, metric, kind, key)
+    members = cached(value.action_list, db, actor, flt, as_of, metric, kind, key, grain)
     st.markdown(t("value.list.count", n=members.height))
     st.dataframe(members.head(200), hide_index=True, key="va_members", height=240)
     st.download_button(t("download_csv"), value_actions.to_csv(members), file_name=f"value_{kind}.csv",

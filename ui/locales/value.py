@@ -6,8 +6,13 @@ STRINGS = {
         "filters (the period and product filters do not apply: values cover all orders).",
         "客户指您可查看且至少有一笔订单的客户单位。排名、百分位、等级、五分位和 ABC 分类均相对于按负责人、部门、"
         "区域和来源筛选出的客户（期间和产品筛选不适用：数值覆盖全部订单）。"),
-    "value.as_of": ("As of (for recency and tenure)", "计算基准日（用于最近购买与合作时长）"),
+    "value.as_of": ("As of (for recency and tenure; default: today, or the day after the last order)",
+                    "计算基准日（用于最近购买与合作时长；默认今天，或最后一笔订单的次日）"),
     "value.metric": ("Pareto by", "帕累托依据"),
+    "value.cohort_grain": ("Cohorts by first order", "按首单分同期群"),
+    "value.grain.month": ("Month", "月"),
+    "value.grain.quarter": ("Quarter", "季度"),
+    "value.grain.year": ("Year", "年"),
     "value.metric.revenue": ("Revenue", "收入"),
     "value.metric.gross_profit": ("Gross profit", "毛利"),
     "value.customers": ("Customers", "客户数"),
@@ -101,11 +106,11 @@ STRINGS = {
     "value.ltv_rule": (
         "Historical LTV = revenue to date. Projected LTV = historical + (revenue ÷ order days) × orders per year × "
         "{years} years, for active customers (not lapsed; one-order customers: last order within 365 days); "
-        "orders per year = order days × 365 ÷ max(days since first order, 365). Cohort = quarter of the first "
-        "order.",
+        "orders per year = order days × 365 ÷ max(days since first order, 365). Cohort = month, quarter or "
+        "year of the first order.",
         "历史终身价值 = 至今收入。预测终身价值 = 历史 + (收入 ÷ 下单天数) × 每年订单数 × {years} 年，仅对活跃客户"
         "（未流失；仅一次下单的客户：最近一年内下单）；每年订单数 = 下单天数 × 365 ÷ max(距首单天数, 365)。"
-        "同期群 = 首单所在季度。"),
+        "同期群 = 首单所在的月、季度或年。"),
     "value.ltv.historical_per_customer": ("Historical per customer", "每客户历史价值"),
     "value.ltv.projected_per_customer": ("Projected per customer", "每客户预测价值"),
     "value.cohort": ("First-order quarter", "首单季度"),
