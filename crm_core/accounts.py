@@ -75,25 +75,30 @@ def phone_key(phone: str | None) -> str:
 
 def find_duplicate(db: Database, name: str, tax_id: str | None = None, phone: str | None = None, *,
                    exclude_id: int | None = None, cur: Any = None) -> dict[str, Any] | None:
-    """The existing account that `name`/`tax_id`/`phone` would duplicate, or None.
+    """The existing account that `name`/`tax_id`/`phone` would duplicate (lowest id), or None.
 
-    Three equality checks on one scan of accounts; no index needed at 100k rows.
+    Equality on the stored keys (no index needed at 100k rows); blank tax ids
+    and short phones match nothing.
     """
     n, tk, pk = normalize_company_name(name), normalize_tax_id(tax_id), phone_key(phone)
+    # One simple equality per branch, so each scan prunes by column statistics;
+    # the regexp branches only touch rows whose keys were never filled.
+    live = "a.merged_into_id IS NULL AND a.id <> $self"
     sql = f"""
+        WITH hits AS (
+            SELECT a.id, 1 AS how FROM accounts a WHERE a.normalized_name = $n AND {live}
+            UNION ALL SELECT a.id, 2 FROM accounts a WHERE a.tax_key = $t AND {live}
+            UNION ALL SELECT a.id, 2 FROM accounts a
+                      WHERE a.tax_key IS NULL AND a.tax_id IS NOT NULL AND {_TAX_SQL} = $t AND {live}
+            UNION ALL SELECT a.id, 3 FROM accounts a WHERE a.phone_key = $p AND {live}
+            UNION ALL SELECT a.id, 3 FROM accounts a
+                      WHERE a.phone_key IS NULL AND a.phone IS NOT NULL AND {_PHONE_SQL} = $p AND {live}
+        ), first AS (SELECT id, min(how) AS how FROM hits GROUP BY id ORDER BY id LIMIT 1)
         SELECT a.id, a.name, a.owner_id, u.display_name AS owner_name, a.claimed_at, a.created_at, a.released_at,
-               CASE WHEN a.normalized_name = $n THEN 'name'
-                    WHEN $t <> '' AND coalesce(a.tax_key, {_TAX_SQL}) = $t THEN 'tax id'
-                    ELSE 'phone' END AS matched_on
-        FROM accounts a LEFT JOIN users u ON u.id = a.owner_id
-        WHERE a.merged_into_id IS NULL AND a.id <> $self
-          AND (a.normalized_name = $n
-               OR ($t <> '' AND (a.tax_key = $t OR (a.tax_key IS NULL AND a.tax_id IS NOT NULL AND {_TAX_SQL} = $t)))
-               OR ($p <> '' AND (a.phone_key = $p
-                                 OR (a.phone_key IS NULL AND a.phone IS NOT NULL AND {_PHONE_SQL} = $p))))
-        ORDER BY a.id LIMIT 1
+               CASE f.how WHEN 1 THEN 'name' WHEN 2 THEN 'tax id' ELSE 'phone' END AS matched_on
+        FROM first f JOIN accounts a ON a.id = f.id LEFT JOIN users u ON u.id = a.owner_id
     """
-    params = {"n": n, "t": tk, "p": pk, "self": exclude_id or -1}
+    params = {"n": n, "t": tk or None, "p": pk or None, "self": exclude_id or -1}
     if cur is not None:
         res = cur.execute(sql, params)
         cols = [d[0] for d in res.description]
