@@ -59,7 +59,8 @@ def amount(v: str) -> str:
     subexpressions out of COALESCE and would otherwise run the regular
     expressions on every row, not only on the rows that need them.
     """
-    fast = (f"CASE WHEN regexp_full_match({v}, '-?[0-9,]*\\.?[0-9]*') AND {v} NOT LIKE '%,__' "
+    fast = (f"CASE WHEN NOT contains({v}, ',') THEN TRY_CAST({v} AS DECIMAL(18, 2)) "
+            f"WHEN regexp_full_match({v}, '-?[0-9,]*\\.?[0-9]*') AND {v} NOT LIKE '%,__' "
             f"AND {v} NOT LIKE '%,_' THEN TRY_CAST(replace({v}, ',', '') AS DECIMAL(18, 2)) END")
     s = "regexp_replace(x, '[\\s$¥￥€£'']|CNY|RMB|USD|EUR|元', '', 'g')"
     body = ("CASE WHEN regexp_full_match(y, '\\(?-?\\d{1,3}(\\.\\d{3})+,\\d{1,2}\\)?') "
@@ -95,7 +96,8 @@ def timestamp(v: str, order: str | None = None) -> str:
 
 
 def date(v: str, order: str | None = None) -> str:
-    return f"CAST({timestamp(v, order)} AS DATE)"
+    # ISO dates, the usual case, cast directly; anything else goes through the timestamp formats
+    return f"coalesce(TRY_CAST({v} AS DATE), CAST({timestamp(v, order)} AS DATE))"
 
 
 def boolean(v: str) -> str:
