@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from crm_core import audit, records, settings, tokens
-from crm_core.access import ROLES, Actor, require_role
+from crm_core.access import ROLES, Actor, owner_scope, require_role
 from crm_core.db import Database
 from crm_core.errors import CrmError, DuplicateError, NotFound, StaleEditError, ValidationError
 from crm_core.passwords import hash_password
@@ -50,6 +50,20 @@ def list_users(db: Database, actor: Actor) -> pl.DataFrame:
         ORDER BY u.active DESC, u.role, u.login
         """,
         [tokens.utcnow()],
+    )
+
+
+def list_team(db: Database, actor: Actor) -> pl.DataFrame:
+    """A manager's people (their department, sub-teams and direct reports): read-only, no sign-in details."""
+    require_role(actor, ("admin", "manager"), "see a team")
+    scope, params = owner_scope(actor, "u.id")
+    return db.query(
+        f"""
+        SELECT u.login, u.display_name, u.email, u.role, d.name AS department, u.region, u.active
+        FROM users u LEFT JOIN departments d ON d.id = u.department_id
+        WHERE {scope} ORDER BY u.active DESC, u.display_name
+        """,
+        params,
     )
 
 

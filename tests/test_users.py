@@ -139,3 +139,14 @@ def test_cli_users_commands(demo_db, monkeypatch, capsys):
         assert again.scalar("SELECT role FROM users WHERE login = 'clirep'") == "analyst"
         assert auth.authenticate(again, "clirep", "cli-password-1").login == "clirep"
         assert Actor.system().role == "admin"
+
+
+def test_managers_see_their_team_read_only(demo_db):
+    mgr = load_actor(demo_db, "manager1")
+    team = users.list_team(demo_db, mgr)
+    assert set(team["login"].to_list()) == {r[0] for r in demo_db.rows(
+        "SELECT login FROM users WHERE id IN (SELECT unnest(?))", [list(mgr.team_ids)])}
+    outsider = demo_db.scalar("SELECT login FROM users WHERE department_id = 3 AND manager_id <> ? LIMIT 1", [mgr.id])
+    assert outsider not in team["login"].to_list() and "password_hash" not in team.columns
+    with pytest.raises(PermissionDenied):
+        users.list_team(demo_db, load_actor(demo_db, "rep2"))

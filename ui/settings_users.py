@@ -132,6 +132,13 @@ def render(db: Database, actor: Actor) -> None:
     st.subheader(t("settings.users"))
     if actor.role != "admin":
         st.info(t("users.admins_only"))
+        if actor.role == "manager":
+            st.markdown(f"**{t('users.my_team')}**")
+            st.dataframe(cached(users.list_team, db, actor), hide_index=True, width="stretch",
+                         column_config={"login": t("login.user"), "display_name": t("auth.display_name"),
+                                        "email": t("users.email"), "role": t("users.role"),
+                                        "department": t("filters.department"), "region": t("filters.region"),
+                                        "active": t("users.active")})
         _own_password(db, actor)
         return
     table = cached(users.list_users, db, actor)

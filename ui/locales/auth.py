@@ -29,6 +29,7 @@ STRINGS = {
     "audit.note": ("Note", "备注"),
     # users and roles (Settings tab)
     "users.admins_only": ("Only admins manage users, roles and departments.", "只有管理员可以管理用户、角色和部门。"),
+    "users.my_team": ("My team", "我的团队"),
     "users.own_password": ("My password", "我的密码"),
     "users.current_password": ("Current password", "当前密码"),
     "users.new_password": ("New password", "新密码"),
