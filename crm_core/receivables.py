@@ -54,10 +54,10 @@ def ageing(db: Database, actor: Actor, *, by: str = "owner", today: date | None 
 
 
 def overdue(db: Database, actor: Actor, *, today: date | None = None, min_days: int = 1,
-            owner_id: int | None = None, limit: int | None = None) -> pl.DataFrame:
+            owner_id: int | None = None, limit: int | None = 500) -> pl.DataFrame:
     """Instalments overdue by at least `min_days`, oldest first: the list the reminders use.
 
-    `limit` caps the rows (the page shows the oldest few hundred; reminders take all).
+    `limit` caps the rows, oldest first (None: all of them, as the reminders want).
     """
     today = today or date.today()
     scope, sp = owner_scope(actor, "c.owner_id")
