@@ -242,3 +242,42 @@ def test_headerless_file_with_mapping_and_constants(db):
     assert got == [("274", "quarter", "2022-04-01", "won_amount", Decimal("28000.00")),
                    ("275", "quarter", "2022-04-01", "won_amount", Decimal("367000.00")),
                    ("275", "quarter", "2022-07-01", "won_amount", Decimal("556000.00"))]
+
+
+def test_every_other_entity_loads_and_undoes(demo_db, tmp_path):
+    files = {
+        "stage_history": "Opportunity ID,From Stage,To Stage,Changed At,Changed By\n"
+                         "O000001,Lead,Qualified,2024-01-05 10:00,rep1\n",
+        "activities": "Type,Subject,Account,Opportunity,Owner,Date,Due Date,Done\n"
+                      "call,Intro call,A00001,O000001,rep1,2024-01-05 10:00,,yes\n任务,跟进,A00002,,rep1,,2024-07-01,否\n",
+        "contracts": 'Contract No,Account,Signed Date,Amount,Status\nK-900,A00001,2024-03-01,"120,000.00",执行中\n',
+        "payments": "Contract,Due Date,Amount Due,Paid Date,Amount Paid\nK-900,2024-04-01,60000,2024-04-03,60000\n"
+                    "K-900,2024-07-01,60000,,\n",
+        "account_links": "From Account,To Account,Kind\nA00002,A00001,subsidiary\n",
+        "opportunity_contacts": "Opportunity,Contact,Role,Stance\nO000001,C00002,决策者,支持\n",
+        "teams": "Team,Parent,Manager,Region\nNorth Sub,North Sales,,North\nNorth Sales,East Sales,manager1,North\n",
+    }
+    before = data_sums(demo_db)
+    batches = []
+    for entity, text in files.items():
+        path = tmp_path / f"{entity}.csv"
+        path.write_text(text, encoding="utf-8")
+        r = importer.import_file(demo_db, SYSTEM, entity, path)
+        assert r.rejected == 0 and r.created == text.count("\n") - 1, entity
+        batches.append(r.batch_id)
+    # payments: 60,000 due twice, 60,000 paid once; the blank paid amount is 0 (hand-worked: 120,000 / 60,000)
+    assert demo_db.one("SELECT sum(amount_due) AS due, sum(amount_paid) AS paid FROM payments p "
+                       "JOIN contracts c ON c.id = p.contract_id WHERE c.contract_no = 'K-900'") == {
+        "due": Decimal("120000.00"), "paid": Decimal("60000.00")}
+    assert demo_db.one("SELECT status, amount FROM contracts WHERE contract_no = 'K-900'") == {
+        "status": "active", "amount": Decimal("120000.00")}
+    assert demo_db.scalar("SELECT p.name FROM departments d JOIN departments p ON p.id = d.parent_id "
+                          "WHERE d.name = 'North Sub'") == "North Sales"     # parent named by a later row
+    assert demo_db.scalar("SELECT done FROM activities WHERE subject = '跟进'") is False
+    assert demo_db.scalar("SELECT role FROM opportunity_contacts WHERE import_batch_id = ?",
+                          [batches[5]]) == "decision_maker"
+    again = importer.import_file(demo_db, SYSTEM, "opportunity_contacts", tmp_path / "opportunity_contacts.csv")
+    assert (again.created, again.unchanged) == (0, 1)
+    for batch in reversed([*batches, again.batch_id]):
+        importer.undo(demo_db, SYSTEM, batch)
+    assert data_sums(demo_db) == before
