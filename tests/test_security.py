@@ -64,9 +64,15 @@ def _check_stored_verbatim(db: Database) -> None:
 
 
 def _check_no_raw_html(at) -> None:
+    """User text never reaches the browser as live HTML: not in markdown with HTML allowed,
+    not in st.html, not in an iframe's document."""
     for el in at.markdown:
         if getattr(el.proto, "allow_html", False):
             assert "<script>window.__xss" not in el.value and "onerror=alert" not in el.value, el.value[:200]
+    for kind in ("html", "iframe"):
+        for el in at.get(kind):
+            body = str(el.proto)
+            assert "<script>window.__xss" not in body and "onerror=alert(1)" not in body, body[:200]
 
 
 @pytest.mark.parametrize("page", PAGES)
