@@ -28,28 +28,35 @@ _OPEN = """
 """
 
 
-def ageing(db: Database, actor: Actor, *, by: str = "owner", today: date | None = None) -> pl.DataFrame:
-    """Outstanding receivables per owner or customer, split into the ageing buckets."""
+def ageing(db: Database, actor: Actor, *, by: str = "owner", today: date | None = None,
+           limit: int | None = None) -> pl.DataFrame:
+    """Outstanding receivables per owner or customer, split into the ageing buckets,
+    most overdue first (`limit`: only the first so many)."""
     if by not in ("owner", "account"):
         raise ValidationError(f"Receivables are aged by owner or account, not {by!r}.", field="by", value=by)
     today = today or date.today()
     scope, sp = owner_scope(actor, "c.owner_id")
-    name = "us.display_name" if by == "owner" else "ac.name"
-    key = "c.owner_id" if by == "owner" else "c.account_id"
+    key = "owner_id" if by == "owner" else "account_id"
+    names = "(SELECT id, display_name AS name FROM users)" if by == "owner" else "(SELECT id, name FROM accounts)"
+    # aggregate first, then look up the few hundred names (not one per instalment)
     return db.query(
-        f"""WITH o AS ({_OPEN.format(scope=scope)})
-            SELECT '{by}' AS by, o.{key.split('.')[1]} AS member_id, any_value({name}) AS member,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue <= 0)::DOUBLE AS not_due,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 1 AND 30)::DOUBLE AS d1_30,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 31 AND 60)::DOUBLE AS d31_60,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 61 AND 90)::DOUBLE AS d61_90,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue > 90)::DOUBLE AS over_90,
-                   sum(o.outstanding)::DOUBLE AS outstanding,
-                   sum(o.outstanding) FILTER (WHERE o.days_overdue > 0)::DOUBLE AS overdue
-            FROM o LEFT JOIN users us ON us.id = o.owner_id LEFT JOIN accounts ac ON ac.id = o.account_id
-            GROUP BY o.{key.split('.')[1]}
-            ORDER BY overdue DESC NULLS LAST, outstanding DESC, member""",
-        [today, *sp],
+        f"""WITH o AS ({_OPEN.format(scope=scope)}),
+            g AS (
+                SELECT o.{key} AS member_id,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue <= 0)::DOUBLE AS not_due,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 1 AND 30)::DOUBLE AS d1_30,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 31 AND 60)::DOUBLE AS d31_60,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue BETWEEN 61 AND 90)::DOUBLE AS d61_90,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue > 90)::DOUBLE AS over_90,
+                       sum(o.outstanding)::DOUBLE AS outstanding,
+                       sum(o.outstanding) FILTER (WHERE o.days_overdue > 0)::DOUBLE AS overdue
+                FROM o GROUP BY o.{key})
+            SELECT '{by}' AS by, g.member_id, n.name AS member, g.not_due, g.d1_30, g.d31_60, g.d61_90, g.over_90,
+                   g.outstanding, g.overdue
+            FROM g LEFT JOIN {names} n ON n.id = g.member_id
+            ORDER BY g.overdue DESC NULLS LAST, g.outstanding DESC, member
+            LIMIT ?""",
+        [today, *sp, limit],
     ).with_columns([pl.col(b).fill_null(0.0) for b in (*BUCKETS, "overdue")])
 
 
@@ -62,14 +69,14 @@ def overdue(db: Database, actor: Actor, *, today: date | None = None, min_days: 
     today = today or date.today()
     scope, sp = owner_scope(actor, "c.owner_id")
     return db.query(
-        f"""WITH o AS ({_OPEN.format(scope=scope)})
+        f"""WITH o AS ({_OPEN.format(scope=scope)}),
+            top AS (SELECT * FROM o WHERE o.days_overdue >= ? AND (?::BIGINT IS NULL OR o.owner_id = ?)
+                    ORDER BY o.days_overdue DESC, o.outstanding DESC, o.payment_id LIMIT ?)
             SELECT o.payment_id, o.contract_id, o.contract_no, o.account_id, ac.name AS account,
                    o.owner_id, us.display_name AS owner, o.due_date, o.outstanding::DOUBLE AS outstanding,
                    o.days_overdue
-            FROM o LEFT JOIN users us ON us.id = o.owner_id LEFT JOIN accounts ac ON ac.id = o.account_id
-            WHERE o.days_overdue >= ? AND (?::BIGINT IS NULL OR o.owner_id = ?)
-            ORDER BY o.days_overdue DESC, o.outstanding DESC, o.payment_id
-            LIMIT ?""",
+            FROM top o LEFT JOIN users us ON us.id = o.owner_id LEFT JOIN accounts ac ON ac.id = o.account_id
+            ORDER BY o.days_overdue DESC, o.outstanding DESC, o.payment_id""",
         [today, *sp, max(1, min_days), owner_id, owner_id, limit],
     )
 

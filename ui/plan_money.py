@@ -17,6 +17,7 @@ from ui.i18n import t
 from ui.session import cached
 
 OVERDUE_ROWS = 500  # the oldest ones; the reminders read the full list from crm_core
+AGEING_ROWS = 200   # the most overdue reps or customers; `crm report receivables` lists all
 
 
 def render(db: Database, actor: Actor, period: Period, today: date) -> None:
@@ -26,7 +27,7 @@ def render(db: Database, actor: Actor, period: Period, today: date) -> None:
         col.metric(t(f"plan.money.{key}"), f"{summary.get(key, 0):,.2f}")
     by = st.segmented_control(t("plan.money.ageing_by"), ["owner", "account"], default="owner",
                               format_func=lambda b: t(f"plan.dim.{b}"), key="plan_ageing_by") or "owner"
-    aged = cached(receivables.ageing, db, actor, by=by, today=today)
+    aged = cached(receivables.ageing, db, actor, by=by, today=today, limit=AGEING_ROWS)
     if aged.height:
         st.plotly_chart(plan_charts.ageing(aged, receivables.BUCKETS, t("plan.money.ageing_by") + " "
                                            + t(f"plan.dim.{by}")), key="plan_ageing_chart")
