@@ -92,3 +92,15 @@ def test_chinese_labels(app_db):
     assert not at.exception
     assert at.title[0].value == "计划与实际"
     assert "达成率" in [m.label for m in at.metric]
+
+
+def test_chart_labels_escape_user_text():
+    import polars as pl
+
+    from ui import plan_charts
+
+    df = pl.DataFrame({"member": ["<a href='x'>evil</a>"], "member_id": [1], "actual": [1.0], "target": [2.0],
+                       "projection": [2.0], "elapsed_share": [0.5]})
+    fig = plan_charts.bullet(df, "t")
+    assert fig.data[0].y == ("&lt;a href=&#x27;x&#x27;&gt;evil&lt;/a&gt;",)
+    assert fig.data[0].customdata == (1,)

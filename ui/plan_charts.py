@@ -4,6 +4,8 @@ aggregated frames crm_core returns (a few dozen rows), never raw deals."""
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -18,7 +20,8 @@ def bullet(df: pl.DataFrame, title: str) -> go.Figure:
     customdata carries member_id so a click can drill into that member.
     """
     top = df.head(MAX_MEMBERS).reverse()
-    members = top["member"].to_list()
+    # plotly reads a few HTML tags in labels: names are user text, so escape them
+    members = [html.escape(str(m)) for m in top["member"].to_list()]
     ids = top["member_id"].to_list()
     fig = go.Figure()
     fig.add_bar(y=members, x=top["actual"].to_list(), orientation="h", name=t("plan.series.actual"),
@@ -56,7 +59,8 @@ def ageing(df: pl.DataFrame, buckets: tuple[str, ...], title: str) -> go.Figure:
     colours = ["#54A24B", "#EECA3B", "#F58518", "#E45756", "#9D2A2A"]
     fig = go.Figure()
     for b, colour in zip(buckets, colours):
-        fig.add_bar(y=top["member"].fill_null("—").to_list(), x=top[b].to_list(), orientation="h",
+        fig.add_bar(y=[html.escape(str(m)) for m in top["member"].fill_null("—").to_list()], x=top[b].to_list(),
+                    orientation="h",
                     name=t(f"plan.bucket.{b}"), marker_color=colour)
     fig.update_layout(title=title, barmode="stack", height=max(260, 26 * top.height + 110),
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.1})
