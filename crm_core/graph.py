@@ -296,10 +296,14 @@ def _contact_levels(db: Database, account_id: int) -> pl.DataFrame:
     """
     return db.query(
         """
-        WITH RECURSIVE c AS (
-            SELECT id, CASE WHEN reports_to_id IN (SELECT id FROM contacts WHERE account_id = $acct)
-                            AND reports_to_id <> id THEN reports_to_id END AS boss
+        WITH RECURSIVE k AS MATERIALIZED (  -- one pass over contacts
+            SELECT id, name, title, department, influence, stance, notes, reports_to_id, version
             FROM contacts WHERE account_id = $acct
+        ),
+        c AS MATERIALIZED (
+            SELECT id, CASE WHEN reports_to_id IN (SELECT id FROM k) AND reports_to_id <> id
+                            THEN reports_to_id END AS boss
+            FROM k
         ),
         lvl(id, level) USING KEY (id) AS (
             SELECT id, 0 FROM c WHERE boss IS NULL
@@ -310,7 +314,7 @@ def _contact_levels(db: Database, account_id: int) -> pl.DataFrame:
         )
         SELECT k.id, k.name, k.title, k.department, k.influence, k.stance, k.notes,
                c.boss AS reports_to_id, l.level, k.version
-        FROM contacts k JOIN c ON c.id = k.id LEFT JOIN lvl l ON l.id = k.id
+        FROM k JOIN c ON c.id = k.id LEFT JOIN lvl l ON l.id = k.id
         ORDER BY l.level NULLS LAST, k.id
         """,
         {"acct": account_id},
@@ -336,9 +340,9 @@ def contact_chart(db: Database, actor: Actor, account_id: int) -> ContactGraph:
     """The org chart of an account's contacts: reports-to lines, levels and influence."""
     _visible_account(db, actor, account_id)
     nodes = _contact_levels(db, account_id)
+    warnings = _loop_warning(nodes)
     # a looped contact is drawn at the top level, with a warning naming it
     nodes = nodes.with_columns(pl.col("level").fill_null(0))
-    warnings = _loop_warning(_contact_levels(db, account_id))
     return ContactGraph(nodes=nodes, edges=_reports_to_edges(nodes), warnings=warnings)
 
 
@@ -346,15 +350,21 @@ def find_opportunities(db: Database, actor: Actor, account_id: int | None = None
                        limit: int = 500) -> pl.DataFrame:
     """Deals the actor may see (of one account, when given), newest first, for the decision-tree picker."""
     scope, params = owner_scope(actor, "o.owner_id")
+    # two spellings rather than "(? IS NULL OR account_id = ?)", which hides the filter from DuckDB's scan
+    where, wp = ("o.account_id = ?", [account_id]) if account_id is not None else ("TRUE", [])
     return db.query(
         f"""
+        WITH o AS (
+            SELECT o.id, o.name, o.status, o.amount, o.account_id, o.created_at FROM opportunities o
+            WHERE {where} AND {scope}
+            ORDER BY o.status = 'open' DESC, o.created_at DESC, o.id DESC
+            LIMIT ?
+        )
         SELECT o.id, o.name, o.status, o.amount, a.name AS account
-        FROM opportunities o LEFT JOIN accounts a ON a.id = o.account_id
-        WHERE {scope} AND (? IS NULL OR o.account_id = ?)
+        FROM o LEFT JOIN accounts a ON a.id = o.account_id
         ORDER BY o.status = 'open' DESC, o.created_at DESC, o.id DESC
-        LIMIT ?
         """,
-        [*params, account_id, account_id, limit],
+        [*wp, *params, limit],
     )
 
 

@@ -235,3 +235,11 @@ def tree_positions(ids: Sequence[int], parents: Sequence[int | None], *, radial:
             xs[k] = (xs[children[k][0]] + xs[children[k][-1]]) / 2
         ys[k] = depth[k] * level_gap
     return xs, ys
+
+
+def group_html(group) -> str:
+    """The customer-group page's drawing for an `AccountGroup` (default sizing and colours); used by the benchmark."""
+    from ui.relationships_view import group_vis
+
+    nodes, edges = group_vis(group, size_by="revenue", colour_by="owner")
+    return render(nodes, edges)
