@@ -10,6 +10,7 @@ import streamlit as st
 
 from ui import (
     pipeline_account_form,
+    pipeline_accounts,
     pipeline_activity_form,
     pipeline_deal_form,
     pipeline_grid,
@@ -27,7 +28,7 @@ st.title(t("pipeline.title"))
 show_flash()
 flt = sidebar_filters(db, actor, period=False)
 
-names = ["deals", "new", "followups", "pool", "reminders"] + (["manage"] if actor.is_manager_or_admin else [])
+names = ["deals", "new", "followups", "accounts", "pool", "reminders"] + (["manage"] if actor.is_manager_or_admin else [])
 tabs = dict(zip(names, st.tabs([t(f"pipeline.tab.{n}") for n in names])))
 with tabs["deals"]:
     pipeline_grid.render(db, actor, flt)
@@ -37,6 +38,8 @@ with tabs["new"]:
     pipeline_account_form.render_contact(db, actor)
 with tabs["followups"]:
     pipeline_activity_form.render(db, actor)
+with tabs["accounts"]:
+    pipeline_accounts.render(db, actor)
 with tabs["pool"]:
     pipeline_pool.render(db, actor)
 with tabs["reminders"]:

@@ -120,3 +120,20 @@ def test_settings_tab_saves_rules_and_refuses_bad_values(app_db):
     _submit(at, "pl_settings_form", "Save rules")
     assert any("must be longer than dormant" in e.value for e in at.error)
     assert _count(app_db, "SELECT value FROM settings WHERE key = 'lifecycle.churned_after_days'") is None
+
+
+def test_account_edit_is_versioned(app_db):
+    at = run_page("pipeline.py", login="rep3")
+    account_id = at.selectbox(key="pl_accts_pick").value
+    form = f"pl_account_edit_{account_id}"
+    version = _count(app_db, "SELECT version FROM accounts WHERE id = ?", [account_id])
+    # someone else edits the account after the page was drawn: the save is refused with the current values
+    db = Database(app_db, migrate=False)
+    db.execute("UPDATE accounts SET city = 'Elsewhere', version = version + 1 WHERE id = ?", [account_id])
+    db.close()
+    city = [w for w in at.text_input if w.label == "City"][-1]
+    city.set_value("Hangzhou")
+    _submit(at, form, "Save account")
+    assert any("changed by someone else" in e.value for e in at.error), [e.value for e in at.error]
+    assert _count(app_db, "SELECT city FROM accounts WHERE id = ?", [account_id]) == "Elsewhere"
+    assert _count(app_db, "SELECT version FROM accounts WHERE id = ?", [account_id]) == version + 1

@@ -197,3 +197,11 @@ STRINGS.update({
     "pipeline.lifecycle.rule.churned": ("churned: last purchase more than {churned} days ago",
                                         "流失：最近一次购买超过 {churned} 天"),
 })
+STRINGS.update({
+    "pipeline.tab.accounts": ("Accounts", "客户"),
+    "pipeline.accounts.search": ("Search my accounts", "搜索我的客户"),
+    "pipeline.accounts.pick": ("Account to view or edit", "查看或编辑的客户"),
+    "pipeline.accounts.save": ("Save account", "保存客户"),
+    "pipeline.accounts.lifecycle": ("Lifecycle stage: {stage}", "生命周期阶段：{stage}"),
+    "pipeline.accounts.pool_history": ("Ownership history", "归属历史"),
+})
