@@ -23,7 +23,7 @@ dimensions equal every dimension the target sets, over the target's months.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
 from datetime import date
 from typing import Any
 
@@ -166,7 +166,7 @@ def rebuild_facts(db: Database) -> int:
                        FROM plan_facts_account GROUP BY ALL ORDER BY month, metric""")
         rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
         _set_state(cur, rows)
-    _seen[id(db)] = db.data_version
+    _seen[db] = db.data_version
     return rows
 
 
@@ -210,7 +210,7 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
         ).fetchone()
     if rows > max(_COMPACT_MIN_ROWS, 2 * (compacted or 0)):
         compact_facts(db)
-    _seen[id(db)] = db.data_version
+    _seen[db] = db.data_version
     return True
 
 
@@ -233,8 +233,9 @@ def compact_facts(db: Database) -> int:
     return rows
 
 
-# data_version at which each open Database's facts were last known current
-_seen: dict[int, int] = {}
+# data_version at which each open Database's facts were last known current (weak keys:
+# a closed Database's entry goes with it, so a new one at the same address starts unchecked)
+_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ensure_facts(db: Database) -> None:
@@ -243,7 +244,7 @@ def ensure_facts(db: Database) -> None:
 
     Checked once per data version, so a warm page pays nothing.
     """
-    if db.read_only or _seen.get(id(db)) == db.data_version:
+    if db.read_only or _seen.get(db) == db.data_version:
         return
     with db.cursor() as cur:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
@@ -254,7 +255,7 @@ def ensure_facts(db: Database) -> None:
     elif stored is None or stored[0] != current:
         rebuild_facts(db)
     else:
-        _seen[id(db)] = db.data_version
+        _seen[db] = db.data_version
 
 
 @hooks.on_change("opportunities", "orders", "payments", "contracts", "accounts")
@@ -317,18 +318,6 @@ def facts_scope(db: Database, actor: Actor, alias: str = "f") -> tuple[str, list
 
 
 # -- the measuring engine --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every figure is measured against: the period and today."""
-
-    period: Period
-    today: date
-
-
-def _mask_expr(alias: str) -> str:
-    return " + ".join(f"(CASE WHEN {alias}.{c} IS NULL THEN {b} ELSE 0 END)" for c, b in _BITS.items())
 
 
 def measure(db: Database, specs: pl.DataFrame, today: date) -> pl.DataFrame:
