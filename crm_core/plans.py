@@ -838,8 +838,9 @@ def _extra(options: Any, key: str, default: Any = None) -> Any:
 
 
 def report_plan_vs_actual(db: Database, actor: Actor, options: Any) -> pl.DataFrame:
-    """`crm report plan-vs-actual`: every metric per member of --by (default owner),
-    or, with no --by given and --extra by=target, one row per target."""
+    """`crm report plan-vs-actual`: every metric per member of --by (default owner) for
+    --period (default: the current period of --grain, itself default quarter); the
+    rows the page's Overview tab draws."""
     today = options.today or date.today()
     period = resolve_period(db, options.period, options.grain, today)
     by = options.by or "owner"
