@@ -112,6 +112,7 @@ class Staged:
     key_alts: list[tuple[str, ...]] = field(default_factory=list)   # the match keys the file fills
     base: int = 0                                                   # rowid of the raw table's first row
     missing_counts: dict[str, int] = field(default_factory=dict)    # field -> distinct values matching nothing
+    unique_keys: set[str] = field(default_factory=set)              # key columns whose file values never repeat
 
 
 def register_functions(cur: Any) -> None:
@@ -152,6 +153,17 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     if opts.stage_map:
         cur.executemany("INSERT INTO _imp_stage_map VALUES (?, ?)", [[k, v] for k, v in opts.stage_map.items() if v])
     refs = [f for f in entity.fields if f.kind == "ref" and f.name in mapped]
+    # one pass over the file: the distinct values of every reference column, and whether plain key
+    # columns (an external id) repeat at all
+    plain_keys = [f for f in entity.fields if f.name in mapped and f.kind == "text"
+                  and any(k == (f.target,) for k in entity.keys)]
+    aggs = [f"list(DISTINCT {mapped[f.name]}) AS d_{f.name}" for f in refs]
+    aggs += [f"count(DISTINCT {V.clean_fast(mapped[f.name])}) = count({V.clean_fast(mapped[f.name])}) "
+             f"AS u_{f.name}" for f in plain_keys]
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_vals AS SELECT {', '.join(aggs) or '1 AS nothing'} FROM {RAW}")
+    if plain_keys:
+        flags = cur.execute(f"SELECT {', '.join(f'u_{f.name}' for f in plain_keys)} FROM _imp_vals").fetchall()[0]
+        st.unique_keys = {f.target for f, unique in zip(plain_keys, flags) if unique}
     for f in refs:
         _build_lookup(cur, entity, f, mapped, opts)
         missing = [r[0] for r in cur.execute(
@@ -283,6 +295,8 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
 
     # duplicates within the file (same key as an earlier row): grouped, not windowed, to stay fast
     for i, key in enumerate(key_alts):
+        if len(key) == 1 and key[0] in st.unique_keys:
+            continue  # the one pass above found no repeated value
         cols = ", ".join(f"o_{c}" for c in key)
         nonnull = " AND ".join(f"o_{c} IS NOT NULL" for c in key) if len(key) == 1 else "TRUE"
         cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_dup AS SELECT {cols}, min(_row) AS first FROM {STG} "
@@ -364,7 +378,6 @@ def _checks(f: Field, opts: Options, st: Staged) -> list[str]:
 def _build_lookup(cur: Any, entity: Entity, f: Field, mapped: dict[str, str], opts: Options) -> None:
     """_imp_lk_<field>(v, id, n, in_file, extras...): each distinct file value and what it names."""
     spec = LOOKUPS[f.ref or ""]
-    col = mapped[f.name]
     hows = sorted({how for how, _, _ in spec["cands"]})
     keyed = ", ".join(f"{_HOW[h].format(v='v')} AS k_{h}" for h in hows if h != "company")
     if "company" in hows:
@@ -392,7 +405,7 @@ def _build_lookup(cur: Any, entity: Entity, f: Field, mapped: dict[str, str], op
     cur.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _imp_lk_{f.name} AS
-        WITH vals AS (SELECT DISTINCT {V.clean('v0')} AS v FROM (SELECT DISTINCT {col} AS v0 FROM {RAW})
+        WITH vals AS (SELECT DISTINCT {V.clean('v0')} AS v FROM (SELECT unnest(d_{f.name}) AS v0 FROM _imp_vals)
                       WHERE {V.clean('v0')} IS NOT NULL),
              kv AS (SELECT v, {keyed} FROM vals),
              m AS ({' UNION ALL '.join(parts)}),
