@@ -112,3 +112,22 @@ def test_reps_and_managers_cannot_import_analysts_can(demo_db, tmp_path):
     assert demo_db.scalar("SELECT amount FROM opportunities WHERE id = ?", [oid]) == amount
     result = importer.import_file(demo_db, load_actor(demo_db, "analyst1"), "opportunities", path, dry_run=True)
     assert result.rows_total == 1
+
+
+def test_analyst_cannot_claim_release_or_log_on_deals(demo_db):
+    from crm_core import accounts, activities, pool
+
+    analyst = load_actor(demo_db, "analyst1")
+    pooled = demo_db.scalar("SELECT id FROM accounts WHERE owner_id IS NULL AND merged_into_id IS NULL LIMIT 1")
+    owned = demo_db.scalar("SELECT id FROM accounts WHERE owner_id IS NOT NULL LIMIT 1")
+    before = demo_db.scalar("SELECT count(*) FROM audit_log")
+    with pytest.raises(CrmError):
+        pool.claim(demo_db, analyst, pooled)
+    with pytest.raises(CrmError):
+        pool.release(demo_db, analyst, owned, "testing")
+    with pytest.raises(CrmError):
+        accounts.create(demo_db, analyst, name="Analyst Made Co")
+    oid, _v = _deal_of(demo_db, "rep2")
+    with pytest.raises(CrmError):
+        activities.log(demo_db, analyst, kind="call", subject="x", opportunity_id=oid)
+    assert demo_db.scalar("SELECT count(*) FROM audit_log") == before  # nothing written
