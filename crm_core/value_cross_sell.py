@@ -12,7 +12,8 @@ limited to the customers the actor may see after the filters.
   product X has not bought scores sum(similarity of those who bought it) /
   sum(similarity of all similar customers).
 - Up-sell: the customer's highest tier bought in a series is below the
-  series' top active tier; the suggestion is the next tier up.
+  series' top active tier; the suggestion is the next tier up. Biggest
+  customers (revenue) first.
 - Repeat due: cycle = the product's repurchase_days, else its observed average
   interval (sum over customers of (last - first) / sum of (order days - 1));
   due date = last purchase + cycle; listed when the due date is within the
@@ -168,33 +169,56 @@ def recommendations(db: Database, actor: Actor, account_id: int, flt: PipelineFi
 
 def upsell(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int | None = 500
            ) -> pl.DataFrame:
-    """Customers on a lower tier of a product series, with the next tier up."""
+    """Customers on a lower tier of a product series, with the next tier up; biggest customers first."""
     value_summary.ensure_current(db)
-    vis, params = _visible(actor, flt)
-    sql = f"""
-        WITH {vis},
-        held AS (
-            SELECT v.account_id, p.series, max(p.tier) AS tier, sum(v.revenue) AS series_revenue
-            FROM vis v JOIN products p ON p.id = v.product_id
-            WHERE p.series IS NOT NULL AND p.tier IS NOT NULL
-            GROUP BY v.account_id, p.series
+    where, params = filter_sql(actor, flt)
+    if _masks_complete(db):
+        # the tiers held are a property of the basket: work them out once per distinct basket
+        held = f"""
+        cust AS (
+            SELECT s.account_id, s.product_mask AS mask, s.revenue FROM value_summary s
+            JOIN accounts a ON a.id = s.account_id AND a.merged_into_id IS NULL
+            LEFT JOIN users u ON u.id = a.owner_id
+            WHERE {where} AND s.product_mask <> 0
         ),
-        tiers AS (SELECT series, tier, name, list_price FROM products
-                  WHERE active AND series IS NOT NULL AND tier IS NOT NULL),
+        held_by_mask AS (
+            SELECT m.mask, p.series, max(p.tier) AS tier
+            FROM (SELECT DISTINCT mask FROM cust) m
+            JOIN products p ON p.id BETWEEN 1 AND 63 AND {_HAS.format(m="m.mask", p="p.id")}
+            WHERE p.series IS NOT NULL AND p.tier IS NOT NULL
+            GROUP BY m.mask, p.series
+        ),
+        held AS (SELECT c.account_id, c.revenue, h.series, h.tier FROM cust c JOIN held_by_mask h ON h.mask = c.mask)"""
+    else:
+        held = f"""
+        held AS (
+            SELECT p.account_id, s.revenue, pr.series, max(pr.tier) AS tier
+            FROM value_account_products p
+            JOIN value_summary s ON s.account_id = p.account_id
+            JOIN accounts a ON a.id = p.account_id AND a.merged_into_id IS NULL
+            LEFT JOIN users u ON u.id = a.owner_id
+            JOIN products pr ON pr.id = p.product_id
+            WHERE {where} AND pr.series IS NOT NULL AND pr.tier IS NOT NULL
+            GROUP BY p.account_id, s.revenue, pr.series
+        )"""
+    sql = f"""
+        WITH {held},
+        tiers AS (SELECT series, tier, min(name) AS name, min(list_price) AS list_price FROM products
+                  WHERE active AND series IS NOT NULL AND tier IS NOT NULL GROUP BY series, tier),
         nxt AS (
-            SELECT h.account_id, h.series, h.tier, h.series_revenue, min(t.tier) AS next_tier
+            SELECT h.account_id, h.series, h.tier, h.revenue, min(t.tier) AS next_tier
             FROM held h JOIN tiers t ON t.series = h.series AND t.tier > h.tier
             GROUP BY ALL
         )
         SELECT n.account_id, a.name, u.display_name AS owner_name, n.series, cur.name AS current_product,
                n.tier AS current_tier, up.name AS next_product, n.next_tier, up.list_price AS next_list_price,
-               n.series_revenue
+               n.revenue AS customer_revenue
         FROM nxt n
         JOIN accounts a ON a.id = n.account_id
         LEFT JOIN users u ON u.id = a.owner_id
         LEFT JOIN tiers cur ON cur.series = n.series AND cur.tier = n.tier
         JOIN tiers up ON up.series = n.series AND up.tier = n.next_tier
-        ORDER BY n.series_revenue DESC, n.account_id, n.series
+        ORDER BY n.revenue DESC, n.account_id, n.series
     """
     if limit:
         sql += " LIMIT ?"

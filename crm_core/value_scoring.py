@@ -192,12 +192,13 @@ def score_frame(ind: pl.DataFrame, w: dict[str, float], pareto_metric: str = "re
         pl.int_range(1, n + 1, dtype=pl.Int64).alias("rank"))
     df = df.with_columns(((pl.col("rank") - 1) / max(n, 1)).alias("pos"))
     total = float(df["pareto_value"].sum() or 0) if n else 0.0
-    by_value = df.select("account_id", "pareto_value").sort(["pareto_value", "account_id"],
-                                                           descending=[True, False])
-    by_value = by_value.with_columns(
-        (pl.col("pareto_value").cum_sum() / total if total else pl.lit(None, pl.Float64)).alias("cum_share"),
+    # cumulative share in Pareto order (largest first, ties by account id), scattered back to the rows
+    keys, desc = [pl.col("pareto_value"), pl.col("account_id")], [True, False]
+    cum = (pl.col("pareto_value").sort_by(keys, descending=desc).cum_sum()
+           .gather(pl.arg_sort_by(keys, descending=desc).arg_sort()))
+    df = df.with_columns(
+        (cum / total if total else pl.lit(None, pl.Float64)).alias("cum_share"),
         (pl.col("pareto_value") / total if total else pl.lit(None, pl.Float64)).alias("own_share"))
-    df = df.join(by_value.drop("pareto_value"), on="account_id", how="left", maintain_order="left")
     quint = [(1 + (5 * pl.col(f"p_{k}")).floor()).clip(upper_bound=5).cast(pl.Int32).alias(f"{c}_score")
              for c, k in (("r", "recency"), ("f", "order_count"), ("m", "revenue"))]
     df = df.with_columns(quint)

@@ -353,10 +353,10 @@ def test_empty_database(db):
 def test_basket_masks_and_the_row_path_agree(hand, monkeypatch):
     # Alpha bought P1 and P3: bits 1 and 3
     assert hand.scalar("SELECT product_mask FROM value_summary WHERE account_id = 1") == 0b1010
-    fast = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1),
+    fast = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1), value_cross_sell.upsell(hand, ADMIN),
             value_cross_sell.recommendations(hand, ADMIN, 4), value_cross_sell.recommendations(hand, REP2, 1))
     monkeypatch.setattr(value_cross_sell, "_masks_complete", lambda db: False)
-    slow = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1),
+    slow = (value_cross_sell.product_pairs(hand, ADMIN, min_customers=1), value_cross_sell.upsell(hand, ADMIN),
             value_cross_sell.recommendations(hand, ADMIN, 4), value_cross_sell.recommendations(hand, REP2, 1))
     for a, b in zip(fast, slow):
         assert a.columns == b.columns and a.height == b.height

@@ -204,7 +204,7 @@ STRINGS = {
     "value.col.next_product": ("Next tier product", "上一档产品"),
     "value.col.next_tier": ("Next tier", "上一档"),
     "value.col.next_list_price": ("List price", "标价"),
-    "value.col.series_revenue": ("Revenue in series", "该系列收入"),
+    "value.col.customer_revenue": ("Customer revenue", "客户收入"),
     "value.col.cycle_days": ("Cycle (days)", "周期（天）"),
     "value.col.due_date": ("Due", "到期日"),
     "value.col.days_overdue": ("Days overdue", "逾期天数"),
