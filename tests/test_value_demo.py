@@ -203,3 +203,25 @@ def test_listener_refresh_equals_full_rebuild(demo):
     value_summary.rebuild(demo)
     assert incremental.equals(demo.query("SELECT * FROM value_summary ORDER BY account_id"))
     assert incremental_p.equals(demo.query("SELECT * FROM value_account_products ORDER BY account_id, product_id"))
+
+
+def test_cli_reports_print_the_page_numbers(demo, capsys):
+    import json
+
+    from crm_core import cli
+
+    ov = value.overview(demo, ADMIN, None, TODAY)
+    assert cli.main(["--db", demo.path, "report", "rfm", "--today", TODAY.isoformat(), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["customers"] for r in printed] == ov["rfm_segments"]["customers"].to_list()
+    assert cli.main(["--db", demo.path, "report", "pareto", "--today", TODAY.isoformat()]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("abc,customers,value") and float(lines[1].split(",")[-1]) == pytest.approx(
+        ov["share_80"])
+    assert cli.main(["--db", demo.path, "--user", "rep1", "report", "value", "--today", TODAY.isoformat()]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    rep = load_actor(demo, "rep1")
+    assert len(rows) - 1 == value_scoring.customers(demo, rep, as_of=TODAY).height
+    for name in ("churn", "cross-sell"):
+        assert cli.main(["--db", demo.path, "report", name, "--today", TODAY.isoformat()]) == 0
+        assert capsys.readouterr().out.count("\n") > 1
