@@ -151,6 +151,15 @@ def test_rep_cannot_write_another_reps_deal(dbs):
     with pytest.raises(CrmError):
         opportunities.update(changed, rep, oid, version, {"amount": 1})
     assert changed.scalar("SELECT amount FROM opportunities WHERE id = ?", [oid]) == amount
+    from crm_core import activities, links
+
+    contact = changed.scalar("SELECT min(id) FROM contacts")
+    before = changed.scalar("SELECT count(*) FROM audit_log")
+    for attempt in (lambda: activities.log(changed, rep, kind="call", subject="x", opportunity_id=oid),
+                    lambda: links.add_deal_contact(changed, rep, oid, contact, "influencer")):
+        with pytest.raises(CrmError):
+            attempt()
+    assert changed.scalar("SELECT count(*) FROM audit_log") == before
 
 
 def test_cli_with_the_reps_login(pair, dbs, monkeypatch):
