@@ -8,21 +8,26 @@ with both its filter attributes and those facts, so the page scans one table.
 
 Why on read rather than in a write hook: every write path (forms, imports,
 undo, bulk benchmark loads) stays free of extra cost, and the facts cannot go
-stale when a writer forgets to notify. A read compares fingerprints: per
-block of 4096 opportunity ids the row count and a checksum of the copied
-columns, for stage_history its row count and highest id, for
-close_date_history its row count and latest change time. Blocks that
-changed, and blocks whose deals gained stage changes, are recomputed; anything
-else unexpected (history rows deleted or ids reused) rebuilds everything. The
-check runs once per committed write (see `_current`); in-place edits of
-stage_history rows are not seen until `rebuild` (`crm forecast rebuild`).
-A read-only database reads the facts as last built.
+stale when a writer forgets to notify. After a write, a read compares cheap
+totals: stage_history's row count and highest id, close_date_history's row
+count and latest change, opportunities' row count and sum of `version` (every
+edit through `records.update_versioned` bumps it). When those moved, or a
+writer's `hooks.notify(db, "opportunities" | "activities", None)` said "any
+deal", a checksum per block of 4096 ids of every copied column finds the
+blocks to recompute; a notify with account ids recomputes those accounts'
+blocks (edits that keep `version`, like logging an activity). Anything
+unexpected (history rows deleted, back-dated imports, most blocks changed)
+rebuilds everything. An UPDATE that neither bumps `version` nor notifies, or
+an in-place edit of old history rows, is seen after `rebuild`
+(`crm forecast rebuild`). A read-only database reads the facts as last built.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from crm_core import hooks
 from crm_core.db import Database
 from crm_core.errors import CrmError
 
@@ -123,18 +128,26 @@ def _refresh(cur: Any, blocks: list[int] | None) -> None:
                     "WHERE block IN (SELECT unnest(?::BIGINT[]))", [blocks])
     count, top = cur.execute("SELECT count(*), coalesce(max(id), 0) FROM stage_history").fetchone()
     moves, last_move = cur.execute("SELECT count(*), max(changed_at) FROM close_date_history").fetchone()
+    opp_rows, opp_versions = cur.execute(_OPP_TOTALS).fetchone()
     cur.execute("DELETE FROM forecast_facts_state")
-    cur.execute("INSERT INTO forecast_facts_state (id, history_rows, history_max_id, close_rows, close_max_at) "
-                "VALUES (1, ?, ?, ?, ?)", [count, top, moves, last_move])
+    cur.execute("INSERT INTO forecast_facts_state (id, history_rows, history_max_id, close_rows, close_max_at, "
+                "opp_rows, opp_version_sum) VALUES (1, ?, ?, ?, ?, ?, ?)",
+                [count, top, moves, last_move, opp_rows, opp_versions])
 
 
-def _stale_blocks(cur: Any) -> list[int] | None:
-    """Blocks to recompute ([] = current); None = rebuild everything."""
-    row = cur.execute("SELECT history_rows, history_max_id, close_rows, close_max_at FROM forecast_facts_state "
-                      "WHERE id = 1").fetchone()
+_OPP_TOTALS = "SELECT count(*), coalesce(sum(version), 0)::HUGEINT FROM opportunities"
+
+
+def _stale_blocks(cur: Any, notified: set[int] | None) -> list[int] | None:
+    """Blocks to recompute ([] = current); None = rebuild everything.
+
+    `notified`: accounts whose deals writers reported changed (None = any).
+    """
+    row = cur.execute("SELECT history_rows, history_max_id, close_rows, close_max_at, opp_rows, opp_version_sum "
+                      "FROM forecast_facts_state WHERE id = 1").fetchone()
     if row is None:
         return None
-    state, close_state = row[:2], row[2:]
+    state, close_state, opp_state = row[:2], row[2:4], row[4:]
     count, top = cur.execute("SELECT count(*), coalesce(max(id), 0) FROM stage_history").fetchone()
     dirty: set[int] = set()
     if (count, top) != state:
@@ -155,14 +168,22 @@ def _stale_blocks(cur: Any) -> list[int] | None:
         if moves[0] - (close_state[0] or 0) != added[0]:
             return None  # moves deleted or back-dated: start again
         dirty.update(added[1] or [])
-    moved = cur.execute(
-        f"""
-        SELECT coalesce(n.block, b.block) FROM ({_BLOCKS_NOW}) n
-        FULL JOIN forecast_facts_blocks b ON b.block = n.block
-        WHERE n.deals IS DISTINCT FROM b.deals OR n.version_sum IS DISTINCT FROM b.version_sum
-        """
-    ).fetchall()
-    dirty.update(r[0] for r in moved)
+    if notified is None or tuple(cur.execute(_OPP_TOTALS).fetchone()) != tuple(opp_state):
+        # rows added, deleted or edited through update_versioned, or a writer said "any":
+        # find the blocks whose checksum moved
+        moved = cur.execute(
+            f"""
+            SELECT coalesce(n.block, b.block) FROM ({_BLOCKS_NOW}) n
+            FULL JOIN forecast_facts_blocks b ON b.block = n.block
+            WHERE n.deals IS DISTINCT FROM b.deals OR n.version_sum IS DISTINCT FROM b.version_sum
+            """
+        ).fetchall()
+        dirty.update(r[0] for r in moved)
+    if notified:
+        # edits that keep `version` (e.g. last_activity_at when an activity is logged) come with a notify
+        dirty.update(r[0] for r in cur.execute(
+            f"SELECT DISTINCT id >> {BLOCK_SHIFT} FROM opportunities WHERE account_id IN (SELECT unnest(?::BIGINT[]))",
+            [sorted(notified)]).fetchall())
     known = cur.execute("SELECT count(*) FROM forecast_facts_blocks").fetchone()[0]
     if len(dirty) > max(8, known // 4):
         return None  # most of the table moved (a bulk load): one full rebuild is faster than block by block
@@ -173,23 +194,50 @@ def _stale_blocks(cur: Any) -> list[int] | None:
 # writing process and every write commits through Database.atomic(), which
 # bumps data_version, so an unchanged version means unchanged data.
 _current: dict[int, tuple[str, int]] = {}
+# Accounts whose deals writers reported changed since the last check, per
+# database (None = any). Recording costs the writer nothing.
+_notified: dict[int, set[int] | None] = {}
+_lock = threading.Lock()
+
+
+@hooks.on_change("opportunities", "activities")
+def _note_change(db: Any, account_ids: list[int] | None) -> None:
+    with _lock:
+        if account_ids is None:
+            _notified[id(db)] = None
+        elif _notified.get(id(db), set()) is not None:
+            _notified.setdefault(id(db), set()).update(account_ids)
 
 
 def ensure_current(db: Database) -> str:
-    """Bring forecast_facts up to date; returns the table name to read them from."""
+    """Bring forecast_facts up to date; returns the table name to read them from.
+
+    After a write this costs a few row counts and sums (a few ms at 1M deals);
+    blocks are checksummed only when those moved or a writer said "any deal".
+    """
     seen = (db.path, db.data_version)  # taken before looking, so a write meanwhile is not missed
-    if _current.get(id(db)) == seen:
-        return "forecast_facts"
-    with db.cursor() as cur:
-        stale = _stale_blocks(cur)
-    if stale == [] or db.read_only:
-        _current[id(db)] = seen
-        return "forecast_facts"
-    with db.atomic() as cur:
-        # Look again inside the writer lock: another thread may have refreshed meanwhile.
-        stale = _stale_blocks(cur)
-        if stale != []:
-            _refresh(cur, stale)
+    with _lock:
+        if _current.get(id(db)) == seen and id(db) not in _notified:
+            return "forecast_facts"
+        notified = _notified.pop(id(db), set())
+    try:
+        with db.cursor() as cur:
+            stale = _stale_blocks(cur, notified)
+        if stale == [] or db.read_only:
+            _current[id(db)] = seen
+            return "forecast_facts"
+        with db.atomic() as cur:
+            # Look again inside the writer lock: another thread may have refreshed meanwhile.
+            stale = _stale_blocks(cur, notified)
+            if stale != []:
+                _refresh(cur, stale)
+    except BaseException:
+        with _lock:  # not done: keep the notice for the next read
+            if notified is None or _notified.get(id(db), set()) is None:
+                _notified[id(db)] = None
+            else:
+                _notified.setdefault(id(db), set()).update(notified)
+        raise
     return "forecast_facts"  # our own commit bumped data_version: the next read checks once more
 
 

@@ -41,7 +41,7 @@ def load_listeners() -> None:
     """Import the modules that register listeners (call once at start-up)."""
     import importlib
 
-    for name in ("crm_core.value", "crm_core.plans"):
+    for name in ("crm_core.value", "crm_core.plans", "crm_core.forecast_facts"):
         try:
             importlib.import_module(name)
         except ImportError:

@@ -185,6 +185,21 @@ def test_rep_sees_only_own_deals(demo):
     assert m.filter(m["category"] != "closed")["deals"].sum() == total
 
 
+def test_logged_activity_is_seen_through_its_notify(demo):
+    from crm_core import hooks
+
+    stale = forecast.stale_deals(demo, Actor.system(), PipelineFilter(), today=TODAY)
+    first = stale.row(0, named=True)
+    acct = demo.scalar("SELECT account_id FROM opportunities WHERE id = ?", [first["id"]])
+    with demo.atomic() as cur:  # what crm_core.activities does: last_activity_at without a version bump
+        cur.execute("UPDATE opportunities SET last_activity_at = TIMESTAMP '2026-06-29 10:00' WHERE id = ?",
+                    [first["id"]])
+    hooks.notify(demo, "activities", [acct])
+    after = forecast.stale_deals(demo, Actor.system(), PipelineFilter(), today=TODAY)
+    assert first["id"] not in after["id"].to_list()
+    assert after["total_deals"][0] == first["total_deals"] - 1
+
+
 def test_incremental_facts_equal_a_rebuild(demo):
     forecast.funnel(demo, Actor.system(), FLT)  # facts current
     with demo.atomic() as cur:
