@@ -142,6 +142,10 @@ def _other_active_admins(cur: Any, user_id: int) -> int:
 
 
 def _move_department(cur: Any, user_id: int, department_id: int | None, today: date) -> None:
+    # A second move on the same day replaces the first: two periods starting the same day
+    # would make "their department on that date" ambiguous.
+    cur.execute("DELETE FROM user_department_history WHERE user_id = ? AND valid_to IS NULL AND valid_from = ?",
+                [user_id, today])
     cur.execute("UPDATE user_department_history SET valid_to = ? WHERE user_id = ? AND valid_to IS NULL",
                 [today, user_id])
     if department_id is not None:

@@ -69,6 +69,10 @@ def test_department_move_is_historised(demo_db, admin):
     open_rows = demo_db.rows(
         "SELECT department_id FROM user_department_history WHERE user_id = ? AND valid_to IS NULL", [uid])
     assert open_rows == [(3,)]
+    users.update_user(demo_db, admin, uid, users.get_user(demo_db, uid)["version"], {"department_id": 1})
+    rows = demo_db.rows("SELECT department_id, valid_to FROM user_department_history WHERE user_id = ? "
+                        "AND valid_from = current_date", [uid])
+    assert rows == [(1, None)]  # the same-day move replaced the first one
 
 
 def test_last_admin_and_self_guards(db):
