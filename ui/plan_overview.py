@@ -20,16 +20,27 @@ from ui.i18n import t
 from ui.session import cached
 
 
+def _short(v: float | None) -> str:
+    """A headline number that fits its tile: 5.13M, 35.7k, 812 (the exact value is in the tooltip)."""
+    if v is None:
+        return "—"
+    for threshold, size, unit in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(v) >= threshold:
+            return f"{v / size:,.2f}{unit}"
+    return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"
+
+
 def render_overview(db: Database, actor: Actor, by: str, period: Period, metric: str, today: date,
                     flt: PipelineFilter) -> None:
     members = cached(plans.by_member, db, actor, by, period, metric, today=today, flt=flt)
     head = plans.headline(db, actor, members, period, metric, today=today, flt=flt)
     k = st.columns(5)
-    k[0].metric(t("plan.kpi.target"), "—" if head["target"] is None else f"{head['target']:,.2f}")
-    k[1].metric(t("plan.kpi.actual"), f"{head['actual']:,.2f}",
-                None if head["gap"] is None else f"{-head['gap']:,.2f}")
+    k[0].metric(t("plan.kpi.target"), _short(head["target"]),
+                help=None if head["target"] is None else f"{head['target']:,.2f}")
+    k[1].metric(t("plan.kpi.actual"), _short(head["actual"]), None if head["gap"] is None else _short(-head["gap"]),
+                help=f"{head['actual']:,.2f}")
     k[2].metric(t("plan.kpi.attainment"), "—" if head["attainment_pct"] is None else f"{head['attainment_pct']:.1f}%")
-    k[3].metric(t("plan.kpi.projection"), "—" if head["projection"] is None else f"{head['projection']:,.2f}")
+    k[3].metric(t("plan.kpi.projection"), _short(head["projection"]))
     k[4].metric(t("plan.kpi.coverage"), "—" if head["coverage"] is None else f"{head['coverage']:.2f}×")
     st.progress(min(1.0, head["elapsed_share"]), text=f"{t('plan.kpi.elapsed')}: {head['elapsed_share']:.0%}")
     if head["target"] is None:
