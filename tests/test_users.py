@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from crm_core import audit, auth, users
@@ -71,7 +73,7 @@ def test_department_move_is_historised(demo_db, admin):
     assert open_rows == [(3,)]
     users.update_user(demo_db, admin, uid, users.get_user(demo_db, uid)["version"], {"department_id": 1})
     rows = demo_db.rows("SELECT department_id, valid_to FROM user_department_history WHERE user_id = ? "
-                        "AND valid_from = current_date", [uid])
+                        "AND valid_from = ?", [uid, date.today()])
     assert rows == [(1, None)]  # the same-day move replaced the first one
 
 
