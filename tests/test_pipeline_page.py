@@ -137,3 +137,29 @@ def test_account_edit_is_versioned(app_db):
     assert any("changed by someone else" in e.value for e in at.error), [e.value for e in at.error]
     assert _count(app_db, "SELECT city FROM accounts WHERE id = ?", [account_id]) == "Elsewhere"
     assert _count(app_db, "SELECT version FROM accounts WHERE id = ?", [account_id]) == version + 1
+
+
+def test_every_pipeline_string_has_both_languages_with_the_same_fields():
+    import string
+
+    from ui.locales.pipeline import STRINGS
+
+    def fields(text):
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for key, (en, zh) in STRINGS.items():
+        assert key.startswith("pipeline.") and en and zh, key
+        assert fields(en) == fields(zh), key
+
+
+def test_pipeline_page_in_chinese(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_helpers import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages/pipeline.py"), default_timeout=60)
+    at.session_state["actor_login"] = "rep1"
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert "我的商机" in [tab.label for tab in at.tabs]

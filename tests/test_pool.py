@@ -208,3 +208,13 @@ def test_handover_moves_accounts_open_deals_and_tasks_keeps_history(team):
     assert team.scalar("SELECT owner_id FROM activities WHERE NOT done") == 3
     assert team.scalar("SELECT count(*) FROM stage_history WHERE opportunity_id = ?", [o_open]) == 1
     assert team.scalar("SELECT count(*) FROM pool_events WHERE kind = 'handover'") == 3
+
+
+def test_daily_jobs_sweep_once_a_day(team):
+    from crm_core.bootstrap import run_daily_jobs
+
+    ann = actor(team, "ann")
+    aid = accounts.create(team, ann, name="Forgotten", now=datetime(2026, 5, 1, 9))
+    assert run_daily_jobs(team, today=date(2026, 6, 15)) is True
+    assert team.scalar("SELECT owner_id FROM accounts WHERE id = ?", [aid]) is None   # 45 days without follow-up
+    assert run_daily_jobs(team, today=date(2026, 6, 15)) is False
