@@ -191,9 +191,12 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
         if f.kind == "ref":
             lk = f"_imp_lk_{f.name}"
             joins.append(f"LEFT JOIN {lk} ON {lk}.v = l1.{r}")
-            typed.append(f"{lk}.id AS f_{f.name}, {lk}.n AS n_{f.name}, {lk}.in_file AS i_{f.name}")
-            for extra in LOOKUPS[f.ref]["extras"]:
-                typed.append(f"{lk}.{extra} AS x_{f.name}_{extra}")
+            typed.append(f"{lk}.id AS f_{f.name}, {lk}.n AS n_{f.name}")
+            if f.self_ref:
+                typed.append(f"{lk}.in_file AS i_{f.name}")
+            for extra in LOOKUPS[f.ref]["extras"]:  # only what a derived column reads (an owner's department)
+                if any(f"x_{f.name}_{extra}" in d.sql for d in entity.derived):
+                    typed.append(f"{lk}.{extra} AS x_{f.name}_{extra}")
         else:
             typed.append(f"{_conv(f, r, order)} AS f_{f.name}")
     errs = [e for f in entity.fields if f.name in mapped for e in _checks(f, opts, st)]
@@ -357,7 +360,8 @@ def _checks(f: Field, opts: Options, st: Staged) -> list[str]:
         out.append(err(V.looks_like_formula(r), "formula"))
     elif f.kind == "ref":
         allowed_missing = "TRUE" if (f.creatable and opts.create_missing) else "FALSE"
-        out.append(err(f"{r_set} AND {v} IS NULL AND NOT coalesce(i_{name}, FALSE) AND NOT {allowed_missing}",
+        in_file = f"coalesce(i_{name}, FALSE)" if f.self_ref else "FALSE"
+        out.append(err(f"{r_set} AND {v} IS NULL AND NOT {in_file} AND NOT {allowed_missing}",
                        "unknown"))
         out.append(err(f"n_{name} > 1", "ambiguous"))
     else:
