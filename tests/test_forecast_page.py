@@ -127,3 +127,10 @@ def test_chinese_labels(app_db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "漏斗预测"
+
+
+def test_analyst_cannot_take_snapshots(app_db):
+    at = run_page("forecast.py", login="analyst1")
+    at.button(key="fc_snapshot").click().run()
+    assert not at.exception
+    assert any("does not allow you to take forecast snapshots" in e.value for e in at.error)
