@@ -42,7 +42,8 @@ def render(db: Database, actor: Actor, period: Period, today: date) -> None:
     st.dataframe(late.select("contract_no", "account", "owner", "due_date", "outstanding", "days_overdue"),
                  hide_index=True, column_config={
                      "contract_no": t("plan.col.contract"), "account": t("plan.col.account"),
-                     "owner": t("plan.col.owner"), "due_date": t("plan.col.due_date"),
+                     "owner": t("plan.col.owner"),
+                     "due_date": st.column_config.DateColumn(t("plan.col.due_date"), format="YYYY-MM-DD"),
                      "outstanding": st.column_config.NumberColumn(t("plan.col.outstanding"), format="%.2f"),
                      "days_overdue": t("plan.col.days_overdue")}, key="plan_overdue")
     st.subheader(t("plan.money.contracts", period=period.label))
@@ -50,7 +51,8 @@ def render(db: Database, actor: Actor, period: Period, today: date) -> None:
     st.dataframe(signed.select("contract_no", "account", "owner", "signed_date", "amount", "paid", "paid_pct"),
                  hide_index=True, column_config={
                      "contract_no": t("plan.col.contract"), "account": t("plan.col.account"),
-                     "owner": t("plan.col.owner"), "signed_date": t("plan.col.signed"),
+                     "owner": t("plan.col.owner"),
+                     "signed_date": st.column_config.DateColumn(t("plan.col.signed"), format="YYYY-MM-DD"),
                      "amount": st.column_config.NumberColumn(t("plan.col.amount"), format="%.2f"),
                      "paid": st.column_config.NumberColumn(t("plan.col.paid"), format="%.2f"),
                      "paid_pct": st.column_config.NumberColumn(t("plan.col.paid_pct"), format="%.1f")},

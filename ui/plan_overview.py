@@ -90,7 +90,7 @@ def render_overview(db: Database, actor: Actor, by: str, period: Period, metric:
                          column_config={"kind": t("plan.col.kind"), "account": t("plan.col.account"),
                                         "owner": t("plan.col.owner"), "department": t("plan.col.department"),
                                         "region": t("plan.col.region"), "product": t("plan.col.product"),
-                                        "day": t("plan.col.day"),
+                                        "day": st.column_config.DateColumn(t("plan.col.day"), format="YYYY-MM-DD"),
                                         "value": st.column_config.NumberColumn(t("plan.col.value"), format="%.2f")})
 
 
