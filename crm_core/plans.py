@@ -153,9 +153,20 @@ def _set_state(cur: Any, compacted: int | None = None, *, full: bool = True) -> 
                 [short, full, compacted, compacted])
 
 
-def rebuild_facts(db: Database) -> int:
-    """Recompute every fact from the source tables. Returns the summary's row count."""
+def rebuild_facts(db: Database, *, only_if_stale: bool = False) -> int:
+    """Recompute every fact from the source tables. Returns the summary's row count.
+
+    With only_if_stale, first check (holding the writer lock) that the sources
+    still differ from what the facts were built from: two page threads that
+    both noticed a bulk load rebuild once.
+    """
     with db.atomic() as cur:
+        if only_if_stale:
+            stored = cur.execute("SELECT fingerprint, compacted_rows FROM plan_facts_state WHERE id = 1").fetchone()
+            queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+            if stored is not None and not queued and stored[0] == _fingerprint(cur, full=False):
+                _seen[db] = db.data_version + 1  # this (empty) transaction's commit bumps the version
+                return stored[1]
         cur.execute("DELETE FROM plan_facts_account")
         cur.execute("DELETE FROM plan_facts")
         cur.execute("DELETE FROM plan_facts_dirty")
@@ -253,7 +264,7 @@ def ensure_facts(db: Database) -> None:
     if queued:
         refresh_accounts(db)
     elif stored is None or stored[0] != current:
-        rebuild_facts(db)
+        rebuild_facts(db, only_if_stale=True)
     else:
         _seen[db] = db.data_version
 
