@@ -77,6 +77,8 @@ def test_rep_sees_own_book_and_read_only_weights(signed_in_page, app_server):
     page = signed_in_page("rep1")
     open_page(page, app_server, "value_ranking")
     page.get_by_role("heading", name="Customer value ranking").wait_for(timeout=20_000)
+    page.locator("[data-testid='stMetric']").filter(has_text="Top customer").first.wait_for(timeout=60_000)
+    wait_for_app(page)
     tab(page, "Weights")
     page.get_by_text("Only managers and admins change the weights.").wait_for(timeout=15_000)
     assert page.get_by_role("button", name="Save weights").is_disabled()
