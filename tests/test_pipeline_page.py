@@ -163,3 +163,18 @@ def test_pipeline_page_in_chinese(app_db):
     at.run()
     assert not at.exception
     assert "我的商机" in [tab.label for tab in at.tabs]
+
+
+def test_deal_with_contacts_and_decision_roles(app_db):
+    at = run_page("pipeline.py", login="rep1")
+    at.selectbox(key="pl_deal_account").select_index(1).run()
+    account_id = at.selectbox(key="pl_deal_account").value
+    contact_id = _count(app_db, "SELECT min(id) FROM contacts WHERE account_id = ?", [account_id])
+    at.multiselect(key=f"pl_deal_contacts_{account_id}").set_value([contact_id]).run()
+    at.selectbox(key=f"pl_deal_role_{contact_id}").select("decision_maker")
+    at.text_input(key="pl_deal_name").set_value("Deal with a decision maker")
+    _submit(at, "pl_deal_form", "Save opportunity")
+    assert not at.exception
+    opp_id = _count(app_db, "SELECT id FROM opportunities WHERE name = 'Deal with a decision maker'")
+    assert _count(app_db, "SELECT role FROM opportunity_contacts WHERE opportunity_id = ? AND contact_id = ?",
+                  [opp_id, contact_id]) == "decision_maker"

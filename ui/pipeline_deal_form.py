@@ -28,6 +28,12 @@ def render(db: Database, actor: Actor) -> None:
     users = lookups.users(db).filter(pl.col("active") & pl.col("role").is_in(["rep", "manager"]))
     user_names = {i: n for i, n in options(users, label_col="display_name").items() if i != actor.id}
     people = options(cached(contacts.list_for_account, db, actor, account_id)) if account_id != -1 else {}
+    chosen: list[int] = []
+    if people:
+        # Outside the form so that picking people draws a decision-role box for each at once.
+        st.caption(t("pipeline.deal.contacts_help"))
+        chosen = st.multiselect(t("pipeline.deal.contacts"), list(people), format_func=people.get,
+                                key=f"pl_deal_contacts_{account_id}")
     with st.form("pl_deal_form"):
         new_account = None
         if account_id == -1:
@@ -46,9 +52,6 @@ def render(db: Database, actor: Actor) -> None:
                                       step=0.05, key="pl_deal_prob")
         roles = {}
         if people:
-            st.caption(t("pipeline.deal.contacts_help"))
-            chosen = st.multiselect(t("pipeline.deal.contacts"), list(people), format_func=people.get,
-                                    key="pl_deal_contacts")
             for cid in chosen:
                 roles[cid] = st.selectbox(t("pipeline.deal.role_of", name=people[cid]),
                                           list(opportunities.DECISION_ROLES), key=f"pl_deal_role_{cid}",
