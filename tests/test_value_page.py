@@ -66,3 +66,20 @@ def test_rep_cannot_edit_weights(app_db):
     assert not at.exception
     assert at.number_input(key="vw_revenue").disabled
     assert "Only managers and admins change the weights." in texts(at)
+
+
+def test_chinese_page_has_every_text(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_helpers import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages" / "value_ranking.py"), default_timeout=60)
+    at.session_state["actor_login"] = "manager1"
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "客户价值排名"
+    shown = texts(at)
+    assert "value." not in shown, [line for line in shown.splitlines() if "value." in line][:5]
+    for df in at.dataframe:
+        assert not any(str(c).startswith("value.") or "_" in str(c) for c in df.value.columns), list(df.value.columns)

@@ -48,7 +48,9 @@ def panel(db: Database, actor: Actor, flt: PipelineFilter, as_of: date, metric: 
     key = c2.selectbox(t("value.list.key"), _keys(kind, ov), format_func=lambda k: _label(kind, k), key="va_key")
     members = cached(value.action_list, db, actor, flt, as_of, metric, kind, key, grain)
     st.markdown(t("value.list.count", n=members.height))
-    st.dataframe(members.head(200), hide_index=True, key="va_members", height=240)
+    shown = members.head(200)
+    st.dataframe(shown.rename({c: t(f"value.col.{c}") for c in shown.columns}), hide_index=True, key="va_members",
+                 height=240)
     # a callable: the CSV is built only when the user clicks, not on every rerun
     st.download_button(t("download_csv"), lambda: value_actions.to_csv(members), file_name=f"value_{kind}.csv",
                        mime="text/csv", key="va_download", disabled=members.height == 0)

@@ -160,6 +160,7 @@ STRINGS = {
     "value.tasks.open": ("Open follow-up tasks (reminders): {n}", "未完成的跟进任务（提醒）：{n}"),
     "value.tasks.none": ("No open follow-up tasks.", "没有未完成的跟进任务。"),
     "value.col.rank": ("Rank", "排名"),
+    "value.col.account_id": ("Account id", "客户编号"),
     "value.col.name": ("Customer", "客户"),
     "value.col.owner_name": ("Owner", "负责人"),
     "value.col.tier": ("Tier", "等级"),
