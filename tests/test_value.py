@@ -378,3 +378,16 @@ def test_cohort_grains_and_default_date(hand):
     assert sorted(lst["name"]) == ["Alpha", "Beta", "Delta"]
     with pytest.raises(ValidationError):
         value_segments.ltv_cohorts(cust, "week")
+
+
+def test_tasks_from_a_segment_reach_the_owners_reminders(hand):
+    from crm_core import reminders
+
+    segment = value.action_list(hand, ADMIN, None, AS_OF, "revenue", "segment", "potential_loyalists")
+    done = value_actions.create_followup_tasks(hand, ADMIN, segment["account_id"].to_list(),
+                                               subject="Win them over", due_date=date(2026, 6, 29))
+    assert done["created"] == 2  # Beta (rep 2) and Delta (rep 3)
+    # once the due date has passed they are overdue follow-ups in each owner's reminders
+    for actor, account in ((REP2, "Beta"), (REP3, "Delta")):
+        overdue = reminders.overdue_followups(hand, actor, AS_OF)
+        assert overdue.filter(pl.col("subject") == "Win them over")["account"].to_list() == [account]
