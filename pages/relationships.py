@@ -41,9 +41,9 @@ if view == "group":
         st.warning(warning)
     if group.left_out:
         st.warning(t("rel.left_out", shown=group.nodes.height, total=group.total, left=group.left_out))
-        if depth > 1 and st.button(t("rel.narrower", depth=depth - 1), key="rel_narrow"):
-            st.session_state["rel_depth"] = depth - 1
-            st.rerun()
+        if depth > 1:
+            st.button(t("rel.narrower", depth=depth - 1), key="rel_narrow",
+                      on_click=lambda: st.session_state.update(rel_depth=depth - 1))
     m1, m2, m3 = st.columns(3)
     m1.metric(t("rel.units"), f"{group.nodes.height:,}")
     m2.metric(t("rel.other_owned"), f"{int(group.nodes['owned_by_other'].sum()):,}")

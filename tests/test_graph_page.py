@@ -86,3 +86,17 @@ def test_chinese(app_db):
     at.run()
     assert not at.exception
     assert "关系图" in texts(at) and "集团单位数" in texts(at)
+
+
+def test_cap_says_how_many_were_left_out(app_db, monkeypatch):
+    from ui import graph_render
+    monkeypatch.setattr(graph_render, "NODE_CAP", 3)
+    root = _group_root(app_db)
+    at = _pick(run_page("relationships.py", login="admin"), root)
+    at.slider(key="rel_depth").set_value(6).run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "the nearest 3 are shown" in warning and "are left out" in warning
+    assert at.dataframe[0].value.shape[0] == 3
+    at.button(key="rel_narrow").click().run()
+    assert at.slider(key="rel_depth").value == 5
