@@ -47,7 +47,9 @@ def table(df: pl.DataFrame, *, key: str | None = None, hide: set[str] | None = N
     config: dict[str, Any] = {}
     for c in shown.columns:
         label = t(f"forecast.col.{c}") if c not in GROUPS else t(f"forecast.by.{c}")
-        if c in MONEY:
+        if shown[c].dtype == pl.Date:
+            config[c] = st.column_config.DateColumn(label, format="YYYY-MM" if c == "month" else "YYYY-MM-DD")
+        elif c in MONEY:
             config[c] = st.column_config.NumberColumn(label, format="localized")
         elif c in PERCENT:
             config[c] = st.column_config.NumberColumn(label, format="percent")
@@ -156,14 +158,16 @@ def whatif_tab(db: Database, actor: Actor, flt: PipelineFilter, result: dict[str
     compare = compare.with_columns(change=pl.col("scenario") - pl.col("baseline"))
     b_total, s_total = base["forecast"].sum(), new["forecast"].sum()
     c1, c2 = st.columns(2)
-    c1.metric(t("forecast.scenario_total"), money(s_total), delta=money(s_total - b_total))
+    c1.metric(t("forecast.scenario_total"), money(s_total),
+              delta=None if whatif.is_empty() else money(s_total - b_total))
     # coverage over the months that have a target only
     with_target = compare.filter(pl.col("target").is_not_null())
     target = with_target["target"].sum() if with_target.height else None
     if target:
         b_cov = float(with_target["baseline"].sum()) / float(target)
         s_cov = float(with_target["scenario"].sum()) / float(target)
-        c2.metric(t("forecast.scenario_coverage"), pct(s_cov), delta=f"{(s_cov - b_cov) * 100:+.1f} pp")
+        c2.metric(t("forecast.scenario_coverage"), pct(s_cov),
+                  delta=None if whatif.is_empty() else f"{(s_cov - b_cov) * 100:+.1f} pp")
     else:
         c2.metric(t("forecast.scenario_coverage"), "–")
     table(compare, key="fc_whatif_table")
