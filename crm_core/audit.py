@@ -57,9 +57,9 @@ def list_entries(
     entity_id: int | None = None,
     date_from: Any = None,
     date_to: Any = None,
-    limit: int = 5000,
+    limit: int | None = 5000,
 ) -> pl.DataFrame:
-    """Audit entries, newest first; admins only."""
+    """Audit entries, newest first; admins only. `limit=None` returns every matching entry."""
     require_role(actor, ("admin",), "read the audit log")
     return db.query(
         """
@@ -75,7 +75,8 @@ def list_entries(
         ORDER BY id DESC
         LIMIT $limit
         """,
-        {"login": user_login, "entity": entity, "action": action, "entity_id": entity_id, "from": date_from, "to": date_to, "limit": limit},
+        {"login": user_login, "entity": entity, "action": action, "entity_id": entity_id, "from": date_from,
+         "to": date_to, "limit": limit},
     )
 
 
@@ -112,5 +113,5 @@ def filter_choices(db: Database, actor: Actor) -> dict[str, list[str]]:
 
 
 def export_csv(db: Database, actor: Actor, **filters: Any) -> str:
-    """The filtered log as formula-safe CSV (admins only)."""
-    return safe_csv(list_entries(db, actor, **filters))
+    """Every entry matching the filters (not only the rows on screen) as formula-safe CSV (admins only)."""
+    return safe_csv(list_entries(db, actor, **{"limit": None, **filters}))

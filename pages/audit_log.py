@@ -10,6 +10,7 @@ from ui.i18n import t
 from ui.session import cached, page_setup
 
 db, actor = page_setup()
+SHOWN = 5000  # newest entries on screen; the download has every matching entry
 st.title(t("audit.title"))
 st.caption(t("audit.caption"))
 try:
@@ -31,8 +32,10 @@ with st.sidebar:
 
 date_from, date_to = period if isinstance(period, (tuple, list)) and len(period) == 2 else (None, None)
 filters = {"user_login": user, "entity": entity, "action": action, "date_from": date_from, "date_to": date_to}
-entries = cached(audit.list_entries, db, actor, **filters)
+entries = cached(audit.list_entries, db, actor, **filters, limit=SHOWN)
 st.metric(t("audit.count"), f"{entries.height:,}")
+if entries.height >= SHOWN:
+    st.caption(t("audit.truncated", n=f"{SHOWN:,}"))
 if entries.height == 0:
     st.info(t("no_data"))
 else:

@@ -52,3 +52,10 @@ def test_audit_page_for_admin_and_refused_for_others(app_db):
         at = run_page("audit_log.py", login=login)
         assert not at.exception
         assert "does not allow" in texts(at) and len(at.dataframe) == 0
+
+
+def test_export_has_every_matching_entry_not_only_the_screenful(demo_db):
+    admin = load_actor(demo_db, "admin")
+    demo_db.execute("INSERT INTO audit_log (user_login, action, entity) SELECT 'bulk', 'update', 'x' FROM range(6000)")
+    assert audit.list_entries(demo_db, admin, user_login="bulk").height == 5000
+    assert audit.export_csv(demo_db, admin, user_login="bulk").count("\n") == 6001  # header + every row

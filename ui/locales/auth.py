@@ -22,6 +22,8 @@ STRINGS = {
     "audit.action": ("Action", "操作"),
     "audit.all": ("All", "全部"),
     "audit.count": ("Entries", "条目数"),
+    "audit.truncated": ("Showing the newest {n} entries; the download has all of them.",
+                        "仅显示最新的 {n} 条；下载文件包含全部条目。"),
     "audit.when": ("When (UTC)", "时间（UTC）"),
     "audit.entity_id": ("Id", "编号"),
     "audit.before": ("Before", "修改前"),
