@@ -280,10 +280,10 @@ def find_accounts(db: Database, actor: Actor, text: str = "", *, any_owner: bool
         FROM accounts a LEFT JOIN users u ON u.id = a.owner_id
         WHERE a.merged_into_id IS NULL AND {scope}
           AND (? = '' OR a.name ILIKE '%' || ? || '%' OR CAST(a.id AS VARCHAR) = ?)
-        ORDER BY a.name, a.id
+        ORDER BY CAST(a.id AS VARCHAR) = ? DESC, a.name, a.id
         LIMIT ?
         """,
-        [*params, text, text, text, limit],
+        [*params, text, text, text, text, limit],
     )
 
 

@@ -173,6 +173,8 @@ def test_find_accounts_respects_scope(small):
     assert set(graph.find_accounts(small, rep_a, "acct")["id"]) == {1, 2, 5, 6, 10}
     assert graph.find_accounts(small, rep_a, "3")["id"].to_list() == []
     assert graph.find_accounts(small, rep_a, "3", any_owner=True)["id"].to_list() == [3]
+    # an exact id comes first, before names containing it
+    assert graph.find_accounts(small, ADMIN, "1")["id"].to_list() == [1, 10]
 
 
 @pytest.fixture

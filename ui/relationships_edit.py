@@ -25,6 +25,8 @@ def account_picker(db: Database, actor: Actor, label: str, key: str, *, any_owne
     text = st.text_input(label, key=f"{key}_q", placeholder=t("rel.search_hint"))
     found = cached(graph.find_accounts, db, actor, text, any_owner=any_owner)
     rows = {r["id"]: r for r in found.to_dicts()}
+    if text:
+        preselect = None  # a search replaces the account given in the address
     if preselect is not None and preselect not in rows:
         for r in cached(graph.find_accounts, db, actor, str(preselect), any_owner=any_owner).to_dicts():
             rows[r["id"]] = r
