@@ -236,16 +236,18 @@ def customers(db: Database, actor: Actor, flt: PipelineFilter | None = None, as_
     """Every visible customer with indicators, percentiles (p_*), score, tier, RFM, churn and LTV, by rank."""
     as_of = as_of or date.today()
     w = check_weights(weights_override) if weights_override is not None else weights(db)
-    # One page view asks for the same frame more than once (overview, the action list): keep the
-    # last few per database and data version, which every committed write bumps.
-    key = (id(db), db.path, db.data_version, actor, flt, as_of, tuple(sorted(w.items())), pareto_metric)
+    value_summary.ensure_current(db)
+    # One page view asks for the same frame more than once (overview, the action list), and most
+    # writes (a deal's stage, a setting) do not touch what it is computed from: keep the last few,
+    # keyed by the summary's state token, which moves with every change the figures read.
+    token = value_summary.state_token(db)
+    key = (id(db), db.path, token, actor, flt, as_of, tuple(sorted(w.items())), pareto_metric)
     hit = _RECENT.get(key)
     if hit is not None:
         return hit
-    value_summary.ensure_current(db)
     sql, params = indicators_sql(actor, flt, as_of)
     frame = score_frame(db.query(sql, params), w, pareto_metric)
-    if db.data_version == key[2]:  # ensure_current did not rebuild (which bumps the version)
+    if token is not None:
         with _RECENT_LOCK:
             _RECENT[key] = frame
             while len(_RECENT) > 8:

@@ -52,7 +52,8 @@ def pareto_curve(cust: pl.DataFrame) -> pl.DataFrame:
     n = cust.height
     if n == 0:
         return pl.DataFrame({"customer_share": [0.0], "value_share": [0.0]})
-    ordered = cust.sort(["pareto_value", "account_id"], descending=[True, False]).select(
+    ordered = cust.select("pareto_value", "account_id", "cum_share").sort(
+        ["pareto_value", "account_id"], descending=[True, False]).select(
         (pl.int_range(1, n + 1) / n).alias("customer_share"),
         pl.col("cum_share").fill_null(0.0).alias("value_share"))
     step = max(1, n // CURVE_POINTS)
@@ -96,10 +97,10 @@ def rfm_grid(cust: pl.DataFrame) -> pl.DataFrame:
 def churn_list(cust: pl.DataFrame, *, limit: int | None = 500) -> pl.DataFrame:
     """Customers overdue against their own rhythm (at risk, then lapsed), most valuable first."""
     out = (cust.filter(pl.col("churn_state").is_in(["at_risk", "lapsed"]))
-           .with_columns(pl.when(pl.col("churn_state") == "at_risk").then(0).otherwise(1).alias("_o"))
-           .sort(["_o", "score", "account_id"], descending=[False, True, False])
            .select("account_id", "name", "owner_name", "tier", "score", "churn_state", "recency_days",
-                   "usual_interval", "overdue_ratio", "last_order", "revenue"))
+                   "usual_interval", "overdue_ratio", "last_order", "revenue")
+           .with_columns(pl.when(pl.col("churn_state") == "at_risk").then(0).otherwise(1).alias("_o"))
+           .sort(["_o", "score", "account_id"], descending=[False, True, False]).drop("_o"))
     return out.head(limit) if limit else out
 
 

@@ -149,6 +149,22 @@ def rebuild(db: Database) -> None:
     refresh(db, None)
 
 
+_TOKEN_SQL = """
+SELECT (SELECT fingerprint || '@' || built_at FROM value_summary_state WHERE id = 1) || '|' ||
+       (SELECT coalesce(sum(hash(id, owner_id, merged_into_id, name, industry, region, source, employees,
+                                 annual_revenue)), 0) FROM accounts) || '|' ||
+       (SELECT coalesce(sum(hash(id, display_name, department_id)), 0) FROM users)
+"""
+
+
+def state_token(db: Database) -> str | None:
+    """Changes whenever anything the value figures read changes: the summary (rebuilt or refreshed)
+    and the account and user attributes joined to it (names, owners, merges, regions...).
+
+    Results keyed by it stay valid across unrelated writes (a deal's stage, a setting)."""
+    return db.scalar(_TOKEN_SQL)
+
+
 def is_current(db: Database) -> bool:
     stored = db.scalar("SELECT fingerprint FROM value_summary_state WHERE id = 1")
     return stored is not None and stored == db.scalar(_FINGERPRINT_SQL)

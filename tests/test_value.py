@@ -391,3 +391,13 @@ def test_tasks_from_a_segment_reach_the_owners_reminders(hand):
     for actor, account in ((REP2, "Beta"), (REP3, "Delta")):
         overdue = reminders.overdue_followups(hand, actor, AS_OF)
         assert overdue.filter(pl.col("subject") == "Win them over")["account"].to_list() == [account]
+
+
+def test_frame_is_reused_across_unrelated_writes_only(hand):
+    first = value_scoring.customers(hand, ADMIN, as_of=AS_OF)
+    settings.put(hand, ADMIN, "currency", "EUR")  # a write the figures do not read
+    assert value_scoring.customers(hand, ADMIN, as_of=AS_OF) is first
+    hand.execute("UPDATE accounts SET name = 'Alpha Renamed' WHERE id = 1")
+    assert "Alpha Renamed" in value_scoring.customers(hand, ADMIN, as_of=AS_OF)["name"].to_list()
+    hand.execute("UPDATE accounts SET owner_id = 3 WHERE id = 1")  # ownership moves: the rep's view follows
+    assert sorted(value_scoring.customers(hand, REP2, as_of=AS_OF)["name"].to_list()) == ["Beta"]
