@@ -178,3 +178,28 @@ def test_deal_with_contacts_and_decision_roles(app_db):
     opp_id = _count(app_db, "SELECT id FROM opportunities WHERE name = 'Deal with a decision maker'")
     assert _count(app_db, "SELECT role FROM opportunity_contacts WHERE opportunity_id = ? AND contact_id = ?",
                   [opp_id, contact_id]) == "decision_maker"
+
+
+def test_rep_moves_a_deal_two_stages_and_sees_the_reminder(app_db):
+    from datetime import date
+
+    at = run_page("pipeline.py", login="rep1")
+    past = int(next(m.value for m in at.metric if m.label == "Past expected close"))
+    at.selectbox(key="pl_deal_account").select_index(1).run()
+    at.text_input(key="pl_deal_name").set_value("Overdue scanners")
+    at.date_input(key="pl_deal_close").set_value(date(2020, 1, 15))
+    _submit(at, "pl_deal_form", "Save opportunity")
+    opp_id = _count(app_db, "SELECT id FROM opportunities WHERE name = 'Overdue scanners'")
+    at.selectbox(key="pl_detail").set_value(opp_id).run()
+    for stage_id, name in ((2, "Qualified"), (3, "Needs analysis")):
+        at.selectbox(key=f"pl_move_stage_{opp_id}").set_value(stage_id)
+        _submit(at, f"pl_move_{opp_id}", "Move to this stage")
+        assert any(f"moved to {name}" in s.value for s in at.success), [e.value for e in at.error]
+    assert _count(app_db, "SELECT count(*) FROM stage_history WHERE opportunity_id = ?", [opp_id]) == 3
+    assert "Playbook for stage Needs analysis" in texts(at)
+    # closing as lost without a reason is refused and changes nothing
+    at.selectbox(key=f"pl_move_stage_{opp_id}").set_value(7)
+    _submit(at, f"pl_move_{opp_id}", "Move to this stage")
+    assert any("needs a reason" in e.value for e in at.error)
+    assert _count(app_db, "SELECT stage_id FROM opportunities WHERE id = ?", [opp_id]) == 3
+    assert int(next(m.value for m in at.metric if m.label == "Past expected close")) == past + 1

@@ -15,8 +15,8 @@ from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
 from ui.i18n import t
-from ui.pipeline_common import frame, show_refusals
-from ui.session import cached
+from ui.pipeline_common import done, frame, show_refusals
+from ui.session import cached, run_write
 
 _SNAPSHOT = "pl_grid_snapshot"
 
@@ -88,6 +88,7 @@ def _details(db: Database, actor: Actor, rows) -> None:
     if opp_id is None:
         return
     deal = cached(opportunities.get, db, actor, opp_id)
+    _move_stage(db, actor, deal)
     st.markdown(f"**{t('pipeline.detail.playbook', stage=deal['stage'])}**")
     for n, item in enumerate(deal["playbook"] or []):
         st.checkbox(item, key=f"pl_pb_{opp_id}_{deal['stage_id']}_{n}")
@@ -102,3 +103,20 @@ def _details(db: Database, actor: Actor, rows) -> None:
     with c2:
         st.markdown(f"**{t('pipeline.detail.history')}**")
         frame(pl.DataFrame(deal["stage_history"]), t("pipeline.none"))
+
+
+def _move_stage(db: Database, actor: Actor, deal: dict) -> None:
+    """Move one deal to another stage (the grid's stage column, as a form)."""
+    stages = lookups.stages(db)
+    names = dict(zip(stages["id"].to_list(), stages["name"].to_list()))
+    ids = list(names)
+    with st.form(f"pl_move_{deal['id']}"):
+        c1, c2 = st.columns(2)
+        stage_id = c1.selectbox(t("pipeline.col.stage"), ids, index=ids.index(deal["stage_id"]),
+                                format_func=names.get, key=f"pl_move_stage_{deal['id']}")
+        reason = c2.text_input(t("pipeline.col.lost_reason"), key=f"pl_move_reason_{deal['id']}")
+        if st.form_submit_button(t("pipeline.detail.move")):
+            changes = {"stage_id": stage_id, "lost_reason": reason}
+            if run_write(lambda: opportunities.update(db, actor, deal["id"], deal["version"], changes)) is not None:
+                st.session_state.pop(_SNAPSHOT, None)
+                done(t("pipeline.detail.moved", name=deal["name"], stage=names[stage_id]))

@@ -205,3 +205,7 @@ STRINGS.update({
     "pipeline.accounts.lifecycle": ("Lifecycle stage: {stage}", "生命周期阶段：{stage}"),
     "pipeline.accounts.pool_history": ("Ownership history", "归属历史"),
 })
+STRINGS.update({
+    "pipeline.detail.move": ("Move to this stage", "移至该阶段"),
+    "pipeline.detail.moved": ("{name} moved to {stage}.", "{name} 已移至 {stage}。"),
+})
