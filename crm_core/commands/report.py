@@ -8,6 +8,7 @@ from datetime import date
 
 from crm_core.cli import acting_user, open_db
 from crm_core.errors import CrmError
+from crm_core.exporter import safe_frame
 from crm_core.reports import ReportOptions, all_reports
 
 
@@ -46,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(df.write_json() + "\n")
     else:
-        sys.stdout.write(df.write_csv())
+        # CSV is what people open in Excel: text that would run as a formula is defused.
+        sys.stdout.write(safe_frame(df).write_csv())
     return 0
