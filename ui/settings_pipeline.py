@@ -55,6 +55,9 @@ def render(db: Database, actor: Actor) -> None:
         if changed is not None:
             st.session_state.pop(_LOADED, None)
             st.success(t("pipeline.settings.saved", n=len(changed)))
+        elif {k: v for k, (_, v) in pool.rule_settings(db).items()} != {k: v for k, (_, v) in loaded.items()}:
+            # Refused because someone else saved meanwhile: the next save starts from their values.
+            st.session_state.pop(_LOADED, None)
     _ids_help(db)
     _playbooks(db, actor, editable)
 
