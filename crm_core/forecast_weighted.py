@@ -147,7 +147,9 @@ def category_rows(db: Database, actor: Actor, flt: PipelineFilter | None, probs:
         WITH sp AS (
             SELECT unnest(?::BIGINT[]) AS stage_id, unnest(?::DOUBLE[]) AS p
         ), rows AS (
-            SELECT {select_group}date_trunc('month', o.expected_close)::DATE AS month, s.forecast_category AS category,
+            -- an open deal is never 'closed', whatever its stage is labelled: count it as commit
+            SELECT {select_group}date_trunc('month', o.expected_close)::DATE AS month,
+                   CASE WHEN s.forecast_category = 'closed' THEN 'commit' ELSE s.forecast_category END AS category,
                    o.amount, o.amount * {deal_p} AS weighted
             FROM opportunities o
             JOIN stages s ON s.id = o.stage_id
