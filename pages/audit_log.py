@@ -45,5 +45,6 @@ else:
         "entity_id": t("audit.entity_id"), "before": t("audit.before"), "after": t("audit.after"),
         "note": t("audit.note"),
     })
-st.download_button(t("download_csv"), data=cached(audit.export_csv, db, actor, **filters),
+# Built only when clicked (the whole log can be large), with the same filters as the table.
+st.download_button(t("download_csv"), data=lambda: audit.export_csv(db, actor, **filters),
                    file_name=f"audit-log-{date.today().isoformat()}.csv", mime="text/csv", key="audit_csv")
