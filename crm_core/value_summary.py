@@ -5,11 +5,13 @@ account with orders) and `value_account_products` (one row per account and
 product bought), never from the order lines on a page view.
 
 Kept current three ways:
-- `refresh(db, account_ids)` runs as a `hooks.on_change` listener after a
-  committed write to orders, payments, contracts, activities, opportunities
-  or accounts: it recomputes only the accounts touched (None = rebuild all).
+- a `hooks.on_change` listener, after a committed write to orders, payments,
+  contracts, activities, opportunities or accounts, records the accounts
+  touched in `value_summary_dirty` (a write stays a few milliseconds); the
+  next value read recomputes just those in one batch (`refresh`).
 - `rebuild(db)` recomputes everything in bulk (demo, benchmark loads, imports).
-- `ensure_current(db)` runs before each read: it compares a cheap fingerprint
+- `ensure_current(db)` runs before each read: it refreshes the dirty accounts,
+  then compares a cheap fingerprint
   of the source tables (row counts, highest ids, sums of versions) with the one
   stored at the last refresh, and rebuilds when a writer did not notify.
 """
@@ -118,7 +120,7 @@ def _products_insert(ids: list[int] | None) -> tuple[str, list[Any]]:
     return sql, o_p
 
 
-def refresh(db: Database, account_ids: list[int] | None = None) -> None:
+def refresh(db: Database, account_ids: list[int] | None = None, *, force: bool = False) -> None:
     """Recompute the summary rows of `account_ids` (None = every account) in one transaction."""
     ids = None if account_ids is None else sorted({int(i) for i in account_ids})
     if ids == []:
@@ -127,9 +129,13 @@ def refresh(db: Database, account_ids: list[int] | None = None) -> None:
         return
     if ids is not None and db.scalar("SELECT count(*) FROM value_summary_state") == 0:
         ids = None  # never built: a partial refresh would leave the others out yet look current
-    if ids is None and is_current(db):
+    if ids is None and not force and is_current(db):
         return  # a bulk load notifies each table in turn: the first rebuild covers them all
     with db.atomic() as cur:
+        if ids is None:
+            cur.execute("DELETE FROM value_summary_dirty")
+        else:
+            cur.execute("DELETE FROM value_summary_dirty WHERE account_id IN (SELECT unnest(?::BIGINT[]))", [ids])
         if ids is None:
             cur.execute("DELETE FROM value_summary")
             cur.execute("DELETE FROM value_account_products")
@@ -171,7 +177,8 @@ def is_current(db: Database) -> bool:
 
 
 def ensure_current(db: Database) -> None:
-    """Rebuild when the source tables changed without a notification (bulk loads, old files).
+    """Recompute the accounts writers marked dirty, and rebuild when the source tables changed
+    without a notification (bulk loads, old files).
 
     Checked once per data version of this process's `Database` (a write by
     another process cannot happen while this one holds the file).
@@ -179,6 +186,9 @@ def ensure_current(db: Database) -> None:
     key = (id(db), db.path)
     if db.read_only or _verified.get(key) == db.data_version:
         return
+    dirty = [r[0] for r in db.rows("SELECT DISTINCT account_id FROM value_summary_dirty")]
+    if dirty:
+        refresh(db, None if -1 in dirty else dirty, force=True)
     if not is_current(db):
         rebuild(db)
     _verified[key] = db.data_version
@@ -187,6 +197,19 @@ def ensure_current(db: Database) -> None:
 _verified: dict[tuple[int, str], int] = {}
 
 
+def mark_dirty(db: Database, account_ids: list[int] | None) -> None:
+    """Record accounts whose summary is out of date (None = all); the next value read recomputes them."""
+    if db.read_only or account_ids == []:
+        return
+    ids = [-1] if account_ids is None else sorted({int(i) for i in account_ids})
+    with db.atomic() as cur:
+        cur.execute("INSERT INTO value_summary_dirty SELECT unnest(?::BIGINT[])", [ids])
+
+
 @hooks.on_change(*SOURCE_TABLES)
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
-    refresh(db, account_ids)
+    if account_ids is None:
+        refresh(db, None)  # a bulk load: rebuild now (once; the other tables' notices find it current)
+    else:
+        # only a note: a single-row write stays cheap; the next value read recomputes these accounts
+        mark_dirty(db, account_ids)
