@@ -27,9 +27,10 @@ c1, c2 = st.columns([2, 1])
 method = c1.radio(t("forecast.method"), METHODS, format_func=lambda m: t(f"forecast.method.{m}"),
                   horizontal=True, key="fc_method")
 months = c2.number_input(t("forecast.months"), min_value=1, max_value=24, value=6, step=1, key="fc_months")
-# Three cached reads, so changing the method or months recomputes the forecast only.
+# Separate cached reads: changing the method or the months recomputes the forecast only.
 funnel = cached(forecast.funnel, db, actor, flt)
-result = cached(forecast.forecast, db, actor, flt, method=method, start=quarter_start, months=int(months))
+result = cached(forecast.forecast, db, actor, flt, method=method, today=today, start=quarter_start,
+                months=int(months))
 
 tabs = st.tabs([t(f"forecast.tab.{name}") for name in
                 ("funnel", "velocity", "forecast", "whatif", "accuracy", "slippage")])
