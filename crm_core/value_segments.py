@@ -10,8 +10,8 @@ Rules (documented in docs/value_ranking.md):
   customer is A if the share before it is below 80% (the customers needed to
   reach 80%), B below 95%, else C. "Share of customers making 80%" = A
   customers / all customers.
-- RFM: R, F, M = 1 + floor(5 x percent_rank) (capped at 5) of the last order
-  date, the number of order days and revenue; 5 is best. Segments, first rule
+- RFM: R, F, M = 1 + floor(5 x percentile) (capped at 5) of days since the
+  last order (fewer is better), the number of order days and revenue; 5 is best. Segments, first rule
   that matches: champions R>=4 and F>=4; loyal R>=3 and F>=3; potential
   loyalists R>=3; can't lose F>=4 and M>=4; at risk F>=3; hibernating R=2;
   lost otherwise (R=1, F<=2).

@@ -73,9 +73,10 @@ STRINGS = {
         "客户按指标从大到小排序（亏损按 0 计）。A：累计达到 80% 所需的客户（其前累计占比 < 80%），"
         "B：至 95%，C：其余。"),
     "value.rfm_rule": (
-        "R, F, M = 1 + ⌊5 × percentile⌋ (max 5) of the last order date, the number of order days and revenue; "
-        "5 is best. Segments: the first rule that matches.",
-        "R、F、M = 1 + ⌊5 × 百分位⌋（最高 5），分别基于最近下单日期、下单天数和收入；5 为最好。分群按第一条匹配的规则。"),
+        "R, F, M = 1 + ⌊5 × percentile⌋ (max 5) of days since the last order (fewer is better), the number of "
+        "order days and revenue; 5 is best. Segments: the first rule that matches.",
+        "R、F、M = 1 + ⌊5 × 百分位⌋（最高 5），分别基于距上次下单天数（越少越好）、下单天数和收入；5 为最好。"
+        "分群按第一条匹配的规则。"),
     "value.rfm_table": ("Segment rules", "分群规则"),
     "value.rule": ("Rule", "规则"),
     "value.seg.champions": ("Champions", "重要价值客户"),
