@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -34,6 +35,11 @@ def headline(ov: dict[str, Any]) -> None:
         st.info(t("no_data"))
 
 
+def _md_escape(text: str | None) -> str:
+    """User text shown inside markdown: every markdown/HTML character taken literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&])", r"\\\1", text or "")
+
+
 def _names(df: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
     """Translate code values (segment, churn state) for display."""
     return df.with_columns(pl.col(column).map_elements(lambda v: t(f"{prefix}.{v}"), return_dtype=pl.String))
@@ -59,7 +65,7 @@ def ranking_tab(db: Database, actor: Actor, ov: dict[str, Any]) -> None:
                         format_func=dict(zip(ranking["account_id"].to_list(), ranking["name"].to_list())).get)
     row = ranking.filter(pl.col("account_id") == pick).row(0, named=True)
     parts = value_scoring.breakdown(row, ov["weights"])
-    st.markdown(t("value.breakdown_of", name=row["name"], score=row["score"], tier=row["tier"]))
+    st.markdown(t("value.breakdown_of", name=_md_escape(row["name"]), score=row["score"], tier=row["tier"]))
     fig = px.bar(parts.with_columns(pl.col("indicator").map_elements(lambda k: t(f"value.ind.{k}"),
                                                                    return_dtype=pl.String)),
                  x="points", y="indicator", color="group", orientation="h",
