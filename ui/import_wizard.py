@@ -163,6 +163,8 @@ def show_result(result: importer.ImportResult) -> None:
     m[2].metric(t("io.update"), f"{result.updated:,}")
     m[3].metric(t("io.unchanged"), f"{result.unchanged:,}")
     m[4].metric(t("io.rejected"), f"{result.rejected:,}")
+    if result.also_created:
+        st.caption(t("io.also_created", what=", ".join(f"{n:,} {table}" for table, n in result.also_created.items())))
     for note in result.notes:
         st.caption(note)
     if result.rejected_rows is not None and result.rejected_rows.height:

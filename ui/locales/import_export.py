@@ -59,4 +59,5 @@ STRINGS = {
                      "撤销将删除该批次新建的 {deleted} 行，并把它更新的 {restored} 行恢复为导入前的值。"),
     "io.undo": ("Undo this import", "撤销此次导入"),
     "io.undone": ("Batch {batch} undone.", "批次 {batch} 已撤销。"),
+    "io.also_created": ("Also created, as the file named them: {what}.", "按文件内容一并新建：{what}。"),
 }
