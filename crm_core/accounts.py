@@ -93,18 +93,29 @@ def find_duplicate(db: Database, name: str, tax_id: str | None = None, phone: st
             UNION ALL SELECT a.id, 3 FROM accounts a WHERE a.phone_key = $p AND {live}
             UNION ALL SELECT a.id, 3 FROM accounts a
                       WHERE a.phone_key IS NULL AND a.phone IS NOT NULL AND {_PHONE_SQL} = $p AND {live}
-        ), first AS (SELECT id, min(how) AS how FROM hits GROUP BY id ORDER BY id LIMIT 1)
-        SELECT a.id, a.name, a.owner_id, u.display_name AS owner_name, a.claimed_at, a.created_at, a.released_at,
-               CASE f.how WHEN 1 THEN 'name' WHEN 2 THEN 'tax id' ELSE 'phone' END AS matched_on
-        FROM first f JOIN accounts a ON a.id = f.id LEFT JOIN users u ON u.id = a.owner_id
+        )
+        SELECT id, min(how) AS how FROM hits GROUP BY id ORDER BY id LIMIT 1
     """
     params = {"n": n, "t": tk or None, "p": pk or None, "self": exclude_id or -1}
-    if cur is not None:
-        res = cur.execute(sql, params)
-        cols = [d[0] for d in res.description]
-        row = res.fetchone()
-        return dict(zip(cols, row)) if row else None
-    return db.one(sql, params)
+    found = _rows(db, cur, sql, params)
+    if not found:
+        return None
+    # The details by primary key: joining the hits to all of accounts would scan it again.
+    detail = _rows(db, cur, """
+        SELECT a.id, a.name, a.owner_id, u.display_name AS owner_name, a.claimed_at, a.created_at, a.released_at
+        FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = ?
+    """, [found[0]["id"]])[0]
+    detail["matched_on"] = {1: "name", 2: "tax id"}.get(found[0]["how"], "phone")
+    return detail
+
+
+def _rows(db: Database, cur: Any, sql: str, params: Any) -> list[dict[str, Any]]:
+    """Rows as dicts, on the transaction's cursor when there is one."""
+    if cur is None:
+        return db.dicts(sql, params)
+    res = cur.execute(sql, params)
+    names = [d[0] for d in res.description]
+    return [dict(zip(names, r)) for r in res.fetchall()]
 
 
 def duplicate_message(name: str, found: dict[str, Any]) -> str:
