@@ -88,8 +88,15 @@ def to_bytes(df: pl.DataFrame, fmt: str = "csv", *, encoding: str = "utf-8-sig")
     return _xlsx(safe)
 
 
+XLSX_MAX_ROWS = 1_048_575   # Excel's sheet limit, less the header row
+
+
 def _xlsx(df: pl.DataFrame) -> bytes:
     import xlsxwriter
+
+    if df.height > XLSX_MAX_ROWS:
+        raise ValidationError(f"{df.height:,} rows do not fit in an Excel sheet (at most {XLSX_MAX_ROWS:,}): "
+                              "export as CSV or Parquet.", field="format", value="xlsx")
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,

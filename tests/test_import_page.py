@@ -33,3 +33,10 @@ def test_chinese_labels(app_db):
     at.run()
     assert not at.exception
     assert "导入与导出" in texts(at)
+
+
+def test_export_file_is_prepared_on_request(app_db):
+    at = run_page("import_export.py", login="rep1")
+    at.button(key="exp_prepare").click().run()
+    assert not at.exception
+    assert "rows ready" in texts(at)

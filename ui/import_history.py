@@ -13,12 +13,13 @@ from ui.i18n import t
 from ui.session import cached, run_write
 
 
-def _export_data(db: Database, actor: Actor, what: str):
+def _export_data(db: Database, actor: Actor, what: str, limit: int | None = None):
     if what.startswith("report:"):
         from crm_core.reports import ReportOptions, all_reports
 
-        return all_reports()[what.split(":", 1)[1]](db, actor, ReportOptions())
-    return exporter.table(db, actor, what)
+        df = all_reports()[what.split(":", 1)[1]](db, actor, ReportOptions())
+        return df.head(limit) if limit else df
+    return exporter.table(db, actor, what, limit=limit)
 
 
 def export_tab(db: Database, actor: Actor) -> None:
@@ -31,15 +32,25 @@ def export_tab(db: Database, actor: Actor) -> None:
     enc = c3.selectbox(t("io.export_encoding"), ["utf-8-sig", "gbk"], key="exp_encoding",
                        disabled=fmt != "csv")
     try:
-        df = cached(_export_data, db, actor, what)
-        data = exporter.to_bytes(df, fmt, encoding=enc)
+        preview = cached(_export_data, db, actor, what, 200)
     except CrmError as exc:
         st.error(str(exc))
         return
-    st.caption(t("io.export_rows", rows=df.height))
-    st.download_button(t("io.download", fmt=fmt.upper()), data, file_name=f"{what.replace(':', '_')}.{fmt}",
-                       key="exp_download")
-    st.dataframe(df.head(200), hide_index=True, width="stretch")
+    st.caption(t("io.export_note"))
+    # the whole file is built only on request: a million rows should not slow every visit to the page
+    key = ("exp_file", what, fmt, enc, db.data_version, actor.login)
+    if st.button(t("io.prepare", fmt=fmt.upper()), key="exp_prepare"):
+        try:
+            df = _export_data(db, actor, what)
+            st.session_state["exp_ready"] = (key, exporter.to_bytes(df, fmt, encoding=enc), df.height)
+        except CrmError as exc:
+            st.error(str(exc))
+    ready = st.session_state.get("exp_ready")
+    if ready and ready[0] == key:
+        st.caption(t("io.export_rows", rows=ready[2]))
+        st.download_button(t("io.download", fmt=fmt.upper()), ready[1], file_name=f"{what.replace(':', '_')}.{fmt}",
+                           key="exp_download")
+    st.dataframe(preview, hide_index=True, width="stretch")
 
 
 def history_tab(db: Database, actor: Actor) -> None:

@@ -49,8 +49,11 @@ STRINGS = {
     "io.export_what": ("Table or report", "数据表或报表"),
     "io.export_format": ("Format", "格式"),
     "io.export_encoding": ("CSV encoding", "CSV 编码"),
-    "io.export_rows": ("{rows} rows. Cells starting with = + - @ are prefixed with ' so spreadsheets never run them.",
-                       "共 {rows} 行。以 = + - @ 开头的单元格会加上 ' 前缀，电子表格不会执行它们。"),
+    "io.export_rows": ("{rows} rows ready.", "已准备 {rows} 行。"),
+    "io.export_note": ("Cells starting with = + - @ are prefixed with ' so spreadsheets never run them. "
+                       "The preview shows the first 200 rows.",
+                       "以 = + - @ 开头的单元格会加上 ' 前缀，电子表格不会执行它们。预览显示前 200 行。"),
+    "io.prepare": ("Prepare {fmt} file", "生成 {fmt} 文件"),
     "io.download": ("Download {fmt}", "下载 {fmt}"),
     "io.no_batches": ("No imports yet.", "还没有导入记录。"),
     "io.undo_batch": ("Batch to undo", "要撤销的批次"),
