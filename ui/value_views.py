@@ -40,6 +40,13 @@ def _md_escape(text: str | None) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&])", r"\\\1", text or "")
 
 
+def _round(df: pl.DataFrame) -> pl.DataFrame:
+    """Figures for reading: money and scores to 2 decimals, shares and ratios to 3."""
+    fine = ("share", "support", "confidence", "lift", "ratio")
+    return df.with_columns(pl.col(c).round(3 if any(f in c for f in fine) else 2)
+                           for c, kind in df.schema.items() if kind == pl.Float64)
+
+
 def _names(df: pl.DataFrame, column: str, prefix: str) -> pl.DataFrame:
     """Translate code values (segment, churn state) for display."""
     return df.with_columns(pl.col(column).map_elements(lambda v: t(f"{prefix}.{v}"), return_dtype=pl.String))
@@ -49,7 +56,7 @@ def ranking_tab(db: Database, actor: Actor, ov: dict[str, Any]) -> None:
     st.caption(t("value.tier_rule"))
     tiers = ov["tiers"]
     if tiers.height:
-        st.dataframe(tiers.rename({"tier": t("value.col.tier"), "customers": t("value.customers"),
+        st.dataframe(_round(tiers).rename({"tier": t("value.col.tier"), "customers": t("value.customers"),
                                    "revenue": t("value.revenue"), "min_score": t("value.col.min_score"),
                                    "max_score": t("value.col.max_score")}), hide_index=True)
     ranking = ov["ranking"]
@@ -59,7 +66,7 @@ def ranking_tab(db: Database, actor: Actor, ov: dict[str, Any]) -> None:
     view = _names(ranking.select(
         "rank", "name", "owner_name", "tier", "score", *(f"points_{g}" for g in value_scoring.GROUPS),
         "revenue", "gross_profit", "order_days", "last_order", "segment"), "segment", "value.seg")
-    st.dataframe(view.rename({c: t(f"value.col.{c}") for c in view.columns}), hide_index=True,
+    st.dataframe(_round(view).rename({c: t(f"value.col.{c}") for c in view.columns}), hide_index=True,
                  key="val_ranking_table", height=360)
     pick = st.selectbox(t("value.pick_customer"), ranking["account_id"].to_list(), key="val_pick",
                         format_func=dict(zip(ranking["account_id"].to_list(), ranking["name"].to_list())).get)
@@ -87,7 +94,7 @@ def pareto_tab(ov: dict[str, Any], metric: str) -> None:
                       margin={"l": 10, "r": 10, "t": 10})
     st.plotly_chart(fig, key="val_pareto_chart")
     st.caption(t("value.abc_rule"))
-    st.dataframe(ov["abc"].rename({"abc": t("value.col.abc"), "customers": t("value.customers"),
+    st.dataframe(_round(ov["abc"]).rename({"abc": t("value.col.abc"), "customers": t("value.customers"),
                                    "value": t("value.metric." + metric),
                                    "customer_share": t("value.customer_share"),
                                    "value_share": t("value.value_share")}), hide_index=True)
@@ -97,7 +104,7 @@ def rfm_tab(ov: dict[str, Any]) -> None:
     st.caption(t("value.rfm_rule"))
     seg = _names(ov["rfm_segments"], "segment", "value.seg")
     c1, c2 = st.columns([1, 1])
-    c1.dataframe(seg.rename({"segment": t("value.col.segment"), "customers": t("value.customers"),
+    c1.dataframe(_round(seg).rename({"segment": t("value.col.segment"), "customers": t("value.customers"),
                              "revenue": t("value.revenue"), "revenue_share": t("value.value_share")}),
                  hide_index=True)
     grid = ov["rfm_grid"]
@@ -115,13 +122,13 @@ def rfm_tab(ov: dict[str, Any]) -> None:
 
 def churn_tab(ov: dict[str, Any]) -> None:
     st.caption(t("value.churn_rule"))
-    st.dataframe(_names(ov["churn_summary"], "churn_state", "value.churn").rename(
+    st.dataframe(_round(_names(ov["churn_summary"], "churn_state", "value.churn")).rename(
         {"churn_state": t("value.col.churn_state"), "customers": t("value.customers"),
          "revenue": t("value.revenue")}), hide_index=True)
     risk = ov["churn_list"]
     st.subheader(t("value.churn_list", n=risk.height))
     if risk.height:
-        view = _names(risk.drop("account_id"), "churn_state", "value.churn")
+        view = _round(_names(risk.drop("account_id"), "churn_state", "value.churn"))
         st.dataframe(view.rename({c: t(f"value.col.{c}") for c in view.columns}), hide_index=True,
                      key="val_churn_table", height=360)
 
@@ -138,14 +145,14 @@ def ltv_tab(ov: dict[str, Any]) -> None:
                  labels={"cohort": t("value.cohort"), "ltv": t("value.ltv_per_customer"), "kind": ""})
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10})
     st.plotly_chart(fig, key="val_ltv_chart")
-    st.dataframe(cohorts.rename({c: t(f"value.col.{c}") for c in cohorts.columns}), hide_index=True)
+    st.dataframe(_round(cohorts).rename({c: t(f"value.col.{c}") for c in cohorts.columns}), hide_index=True)
 
 
 def cross_sell_tab(db: Database, actor: Actor, flt: PipelineFilter, as_of: date, ov: dict[str, Any]) -> None:
     st.caption(t("value.pairs_rule"))
     pairs = cached(value_cross_sell.product_pairs, db, actor, flt)
     st.subheader(t("value.pairs"))
-    st.dataframe(pairs.drop("a_id", "b_id").rename({c: t(f"value.col.{c}") for c in pairs.columns
+    st.dataframe(_round(pairs.drop("a_id", "b_id")).rename({c: t(f"value.col.{c}") for c in pairs.columns
                                                     if c not in ("a_id", "b_id")}),
                  hide_index=True, key="val_pairs_table", height=280)
     ranking = ov["ranking"]
@@ -156,7 +163,7 @@ def cross_sell_tab(db: Database, actor: Actor, flt: PipelineFilter, as_of: date,
         pick = st.selectbox(t("value.pick_customer"), list(names), format_func=names.get, key="val_rec_pick")
         rec = cached(value_cross_sell.recommendations, db, actor, pick, flt)
         if rec.height:
-            st.dataframe(rec.drop("product_id").rename({c: t(f"value.col.{c}") for c in rec.columns
+            st.dataframe(_round(rec.drop("product_id")).rename({c: t(f"value.col.{c}") for c in rec.columns
                                                         if c != "product_id"}), hide_index=True)
         else:
             st.info(t("value.no_recommendation"))
@@ -168,6 +175,6 @@ def cross_sell_tab(db: Database, actor: Actor, flt: PipelineFilter, as_of: date,
     st.subheader(t("value.repeat"))
     st.caption(t("value.repeat_rule"))
     due = cached(value_cross_sell.repeat_due, db, actor, flt, as_of)
-    st.dataframe(due.drop("account_id").rename({c: t(f"value.col.{c}") for c in due.columns
+    st.dataframe(_round(due.drop("account_id")).rename({c: t(f"value.col.{c}") for c in due.columns
                                                 if c != "account_id"}),
                  hide_index=True, key="val_repeat_table", height=280)
