@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from crm_core import value_actions, value_cross_sell, value_scoring, value_segments, value_summary  # noqa: F401
-from crm_core.access import Actor
+from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
 from crm_core.reports import ReportOptions
@@ -32,7 +32,10 @@ RANKING_COLUMNS = (
 
 def default_as_of(db: Database, actor: Actor) -> date:
     """Today, or the day after the last order when the data ends earlier (a historical data set)."""
-    last = db.scalar("SELECT max(last_order) FROM value_summary")
+    value_summary.ensure_current(db)
+    scope, params = owner_scope(actor, "a.owner_id")
+    last = db.scalar(f"SELECT max(s.last_order) FROM value_summary s JOIN accounts a ON a.id = s.account_id "
+                     f"WHERE {scope}", params)
     today = date.today()
     return min(today, last + timedelta(days=1)) if last else today
 
