@@ -4,13 +4,17 @@ Page config, the database, the sign-in gate, the language switch and the
 navigation. Pages live in pages/ and start with `ui.session.page_setup()`.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.i18n import language_picker, t
 from ui.login import login_view, logout
 from ui.session import current_actor, get_db, keep_token
 
-st.set_page_config(page_title="Panorama", page_icon=":material/insights:", layout="wide")
+# A local image: a ":material/…" or emoji favicon makes the browser fetch it from Google's servers.
+st.set_page_config(page_title="Panorama", page_icon=str(Path(__file__).parent / "ui" / "assets" / "panorama.png"),
+                   layout="wide")
 
 db = get_db()
 language_picker()

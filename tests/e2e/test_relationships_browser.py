@@ -130,14 +130,9 @@ def _assert_no_script_ran(page, frame, seen) -> None:
     assert frame.locator("img").count() == 0
 
 
-# app.py's page_icon ":material/insights:" makes Streamlit's favicon code ask fonts.gstatic.com for the icon
-# (outside this page; reported to the lead). It is the one off-machine request tolerated, and blocked here.
-APP_FAVICON = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/insights/"
-
-
 def _assert_only_local_requests(seen, base: str) -> None:
     off = [u for u in seen["requests"] if not (u.startswith(base) or u.startswith(("data:", "blob:", "about:")))]
-    assert [u for u in off if not u.startswith(APP_FAVICON)] == [], f"requests off the machine: {off[:5]}"
+    assert off == [], f"requests off the machine: {off[:5]}"
     graph_off = [u for u in seen["graph_requests"] if not u.startswith(("data:", "blob:", "about:", base))]
     assert graph_off == [], f"the graph page asked for: {graph_off[:5]}"
 
