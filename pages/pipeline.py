@@ -33,11 +33,17 @@ tabs = dict(zip(names, st.tabs([t(f"pipeline.tab.{n}") for n in names])))
 with tabs["deals"]:
     pipeline_grid.render(db, actor, flt)
 with tabs["new"]:
-    pipeline_deal_form.render(db, actor)
-    pipeline_account_form.render_account(db, actor)
-    pipeline_account_form.render_contact(db, actor)
+    if actor.can_edit_pipeline:
+        pipeline_deal_form.render(db, actor)
+        pipeline_account_form.render_account(db, actor)
+        pipeline_account_form.render_contact(db, actor)
+    else:
+        st.info(t("pipeline.read_only"))
 with tabs["followups"]:
-    pipeline_activity_form.render(db, actor)
+    if actor.can_edit_pipeline:
+        pipeline_activity_form.render(db, actor)
+    else:
+        st.info(t("pipeline.read_only"))
 with tabs["accounts"]:
     pipeline_accounts.render(db, actor)
 with tabs["pool"]:

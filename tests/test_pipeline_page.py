@@ -203,3 +203,10 @@ def test_rep_moves_a_deal_two_stages_and_sees_the_reminder(app_db):
     assert any("needs a reason" in e.value for e in at.error)
     assert _count(app_db, "SELECT stage_id FROM opportunities WHERE id = ?", [opp_id]) == 3
     assert int(next(m.value for m in at.metric if m.label == "Past expected close")) == past + 1
+
+
+def test_analyst_reads_without_forms(app_db):
+    at = run_page("pipeline.py", login="analyst1")
+    assert not at.exception
+    assert "entering and editing is for sales reps" in texts(at)
+    assert not [b for b in at.button if "Save" in str(b.label)]

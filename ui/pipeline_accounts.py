@@ -25,6 +25,21 @@ def render(db: Database, actor: Actor) -> None:
         return
     account_id = st.selectbox(t("pipeline.accounts.pick"), list(labels), format_func=labels.get, key="pl_accts_pick")
     row = cached(accounts.get, db, actor, account_id)
+    if actor.can_edit_pipeline:
+        _edit_form(db, actor, row)
+    st.caption(t("pipeline.accounts.lifecycle", stage=row["lifecycle"]))
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown(f"**{t('pipeline.detail.contacts')}**")
+        frame(cached(contacts.list_for_account, db, actor, account_id), t("pipeline.none"))
+    with c2:
+        st.markdown(f"**{t('pipeline.accounts.pool_history')}**")
+        frame(cached(pool.history, db, actor, account_id), t("pipeline.none"))
+
+
+def _edit_form(db: Database, actor: Actor, row: dict) -> None:
+    """The account's fields, saved with the version they were loaded at."""
+    account_id = row["id"]
     parents = {i: n for i, n in options(cached(accounts.choices, db, actor)).items() if i != account_id}
     with st.form(f"pl_account_edit_{account_id}"):
         c1, c2 = st.columns(2)
@@ -45,11 +60,3 @@ def render(db: Database, actor: Actor) -> None:
         changes = {k: v for k, v in values.items() if (v or None) != (row.get(k) or None)}
         if run_write(lambda: accounts.update(db, actor, account_id, row["version"], changes)) is not None:
             done(t("pipeline.saved"))
-    st.caption(t("pipeline.accounts.lifecycle", stage=row["lifecycle"]))
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown(f"**{t('pipeline.detail.contacts')}**")
-        frame(cached(contacts.list_for_account, db, actor, account_id), t("pipeline.none"))
-    with c2:
-        st.markdown(f"**{t('pipeline.accounts.pool_history')}**")
-        frame(cached(pool.history, db, actor, account_id), t("pipeline.none"))

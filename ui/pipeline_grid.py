@@ -41,6 +41,9 @@ def render(db: Database, actor: Actor, flt: PipelineFilter) -> None:
     if rows.height == 0:
         st.info(t("pipeline.grid.empty"))
         return
+    if not actor.can_edit_pipeline:
+        frame(rows, t("pipeline.none"))
+        return
     stage_names = lookups.stages(db)["name"].to_list()
     edited = st.data_editor(
         rows, key=snap["key"], hide_index=True, width="stretch", num_rows="fixed",

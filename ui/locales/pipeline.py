@@ -209,3 +209,7 @@ STRINGS.update({
     "pipeline.detail.move": ("Move to this stage", "移至该阶段"),
     "pipeline.detail.moved": ("{name} moved to {stage}.", "{name} 已移至 {stage}。"),
 })
+STRINGS.update({
+    "pipeline.read_only": ("Your role reads the pipeline; entering and editing is for sales reps and managers.",
+                           "您的角色只能查看销售管道；录入和编辑由销售和经理进行。"),
+})
