@@ -234,7 +234,7 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
             label = {"product": "name", "account": "name", "user": "display_name", "stage": "name"}[f.ref]
             table = plan.LOOKUPS[f.ref]["table"]
             alt = cur.execute(
-                f"SELECT lk.v, t.{label} FROM _imp_lk_{f.name} lk JOIN {table} t ON t.id = lk.id "
+                f"SELECT DISTINCT lk.v, t.{label} FROM _imp_lk_{f.name} lk JOIN {table} t ON t.id = lk.id "
                 f"WHERE lk.v <> t.{label} AND lower(lk.v) <> lower(t.{label}) "
                 f"AND lk.v IS DISTINCT FROM t.{'login' if f.ref == 'user' else 'name'} "
                 f"{'AND lk.v IS DISTINCT FROM t.external_id' if f.ref in ('product', 'account') else ''} "

@@ -19,7 +19,6 @@ from crm_core.access import Actor, require_role
 from crm_core.db import Database, quote_ident
 from crm_core.errors import NotFound, ValidationError
 from crm_core.importer import plan
-from crm_core.importer import values as V
 from crm_core.importer.entities import REFERENCES, TABLES_WITH_BATCH, Entity, generated_login
 from crm_core.importer.plan import STG, Options, Staged
 from crm_core.importer.reading import Source
@@ -48,7 +47,7 @@ def create_missing(cur: Any, actor: Actor, entity: Entity, st: Staged, batch: in
     for fname in st.to_create:
         f = entity.field(fname)
         lk = f"_imp_lk_{fname}"
-        missing = f"SELECT v FROM {lk} WHERE id IS NULL AND NOT in_file"
+        missing = f"SELECT DISTINCT v FROM {lk} WHERE id IS NULL AND NOT in_file"
         if f.ref == "stage":
             top = cur.execute("SELECT coalesce(max(position), 0) FROM stages").fetchall()[0][0]
             won = ", ".join(f"'{w}'" for w in WON_WORDS)
@@ -149,7 +148,7 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
             UPDATE {table} t SET {quote_ident(f.target or '')} = x.ref
             FROM (SELECT {ids} AS row_id, lk.id AS ref FROM {STG} s {ijoin}
                   JOIN {plan.RAW} raw ON raw.rowid = s._row + {st.base}
-                  JOIN _imp_lk_{fname} lk ON lk.v = {V.clean('raw.' + st.mapped[fname])}
+                  JOIN _imp_lk_{fname} lk ON lk.v0 = raw.{st.mapped[fname]}
                   WHERE s._action IN ('create', 'update') AND s.f_{fname} IS NULL) x
             WHERE t.id = x.row_id
             """)

@@ -167,10 +167,11 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     for f in refs:
         _build_lookup(cur, entity, f, mapped, opts)
         missing = [r[0] for r in cur.execute(
-            f"SELECT v FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file ORDER BY v LIMIT 1000").fetchall()]
+            f"SELECT DISTINCT v FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file ORDER BY v LIMIT 1000"
+        ).fetchall()]
         if len(missing) == 1000:
             st.missing_counts[f.name] = cur.execute(
-                f"SELECT count(*) FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file").fetchall()[0][0]
+                f"SELECT count(DISTINCT v) FROM _imp_lk_{f.name} WHERE id IS NULL AND NOT in_file").fetchall()[0][0]
         else:
             st.missing_counts[f.name] = len(missing)
         if missing:
@@ -182,7 +183,10 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
             st.self_refs.append(f.name)
 
     # level 1: clean text; level 2: typed values and references; level 3: stored values and problems
-    r_cols = ", ".join(f"{V.clean_fast(c)} AS r_{fname}" for fname, c in mapped.items())
+    # reference columns are joined on the file's raw text (the lookup cleaned each distinct value once)
+    ref_names = {f.name for f in refs}
+    r_cols = ", ".join(f"{c} AS q_{fname}" if fname in ref_names else f"{V.clean_fast(c)} AS r_{fname}"
+                       for fname, c in mapped.items())
     joins, typed = [], []
     for f in entity.fields:
         if f.name not in mapped:
@@ -190,7 +194,7 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
         r = f"r_{f.name}"
         if f.kind == "ref":
             lk = f"_imp_lk_{f.name}"
-            joins.append(f"LEFT JOIN {lk} ON {lk}.v = l1.{r}")
+            joins.append(f"LEFT JOIN {lk} ON {lk}.v0 = l1.q_{f.name}")
             typed.append(f"{lk}.id AS f_{f.name}, {lk}.n AS n_{f.name}")
             if f.self_ref:
                 typed.append(f"{lk}.in_file AS i_{f.name}")
@@ -243,10 +247,11 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     kept = ["l1._row", *[f"l1.{c}" for c in carried]]
     for f in entity.fields:
         if f.name in mapped:
+            text = f"_imp_lk_{f.name}.v" if f.name in ref_names else f"l1.r_{f.name}"
             if f"r_{f.name}" in derived_sql:
-                kept.append(f"l1.r_{f.name}")
+                kept.append(f"{text} AS r_{f.name}")
             if f.kind != "text":
-                kept.append(f"l1.r_{f.name} IS NOT NULL AS p_{f.name}")
+                kept.append(f"{text} IS NOT NULL AS p_{f.name}")
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_typed AS SELECT {', '.join(kept)}"
                 f"{', ' + ', '.join(typed) if typed else ''} FROM ({sql_l1}) l1 {' '.join(joins)}")
     sql_l2 = "SELECT * FROM _imp_typed"
@@ -409,15 +414,16 @@ def _build_lookup(cur: Any, entity: Entity, f: Field, mapped: dict[str, str], op
     cur.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _imp_lk_{f.name} AS
-        WITH vals AS (SELECT DISTINCT {V.clean('v0')} AS v FROM (SELECT unnest(d_{f.name}) AS v0 FROM _imp_vals)
+        WITH raws AS (SELECT v0, {V.clean('v0')} AS v FROM (SELECT unnest(d_{f.name}) AS v0 FROM _imp_vals)
                       WHERE {V.clean('v0')} IS NOT NULL),
+             vals AS (SELECT DISTINCT v FROM raws),
              kv AS (SELECT v, {keyed} FROM vals),
              m AS ({' UNION ALL '.join(parts)}),
              best AS (SELECT v, min(pri) AS p FROM m GROUP BY v),
              res AS (SELECT m.v, min(m.id) AS id, count(DISTINCT m.id) AS n
                      FROM m JOIN best ON best.v = m.v AND best.p = m.pri GROUP BY m.v)
-        SELECT kv.v, res.id, coalesce(res.n, 0) AS n, ({in_file}) AS in_file{extra_sql}
-        FROM kv LEFT JOIN res ON res.v = kv.v
+        SELECT raws.v0, kv.v, res.id, coalesce(res.n, 0) AS n, ({in_file}) AS in_file{extra_sql}
+        FROM kv JOIN raws ON raws.v = kv.v LEFT JOIN res ON res.v = kv.v
         LEFT JOIN {quote_ident(spec['table'])} t ON t.id = res.id
         """
     )
