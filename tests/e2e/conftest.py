@@ -128,7 +128,10 @@ def signed_in_page(browser, app_server):
     def make(login: str = "admin"):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         contexts.append(ctx)
+        requested: list[str] = []
+        ctx.on("request", lambda request: requested.append(request.url))
         page = ctx.new_page()
+        page.requested_urls = requested  # for assert_offline
         sign_in(page, app_server, login)
         return page
 
@@ -141,6 +144,13 @@ def open_page(page, base_url: str, url_path: str) -> None:
     """Go to a page by its URL path (e.g. 'forecast') within the signed-in session."""
     page.goto(f"{base_url}/{url_path}")
     wait_for_app(page)
+
+
+def assert_offline(page, base_url: str) -> None:
+    """Every request the page (and its iframes) made went to the app itself."""
+    local = (base_url, "data:", "blob:", "about:")
+    off = [u for u in page.requested_urls if not u.startswith(local)]
+    assert off == [], f"requests off the machine: {off[:5]}"
 
 
 def assert_no_exception(page) -> None:

@@ -1,8 +1,8 @@
-"""Every page in headless Chromium: heading, data, no exception box."""
+"""Every page in headless Chromium: heading, data, no exception box, no request off the machine."""
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.conftest import assert_no_exception, assert_offline, wait_for_app
 
 PAGES = [
     ("Pipeline", "Pipeline"),
@@ -16,7 +16,7 @@ PAGES = [
 
 
 @pytest.mark.parametrize("nav,heading", PAGES)
-def test_each_page_draws(signed_in_page, nav, heading):
+def test_each_page_draws(signed_in_page, app_server, nav, heading):
     page = signed_in_page("admin")
     page.locator("[data-testid='stSidebarNav']").get_by_text(nav, exact=True).click()
     wait_for_app(page)
@@ -24,6 +24,7 @@ def test_each_page_draws(signed_in_page, nav, heading):
     page.locator("[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], iframe"
                  ).first.wait_for(timeout=20_000)
     assert_no_exception(page)
+    assert_offline(page, app_server)
 
 
 def test_not_signed_in_sees_only_login(browser, app_server):
