@@ -158,8 +158,11 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     plain_keys = [f for f in entity.fields if f.name in mapped and f.kind == "text"
                   and any(k == (f.target,) for k in entity.keys)]
     aggs = [f"list(DISTINCT {mapped[f.name]}) AS d_{f.name}" for f in refs]
-    aggs += [f"count(DISTINCT {V.clean_fast(mapped[f.name])}) = count({V.clean_fast(mapped[f.name])}) "
-             f"AS u_{f.name}" for f in plain_keys]
+    # on the raw text (no copies): distinct raw values without edge spaces are distinct cleaned values;
+    # anything else (blanks, padded ids) falls back to the exact duplicate step below
+    aggs += [f"count(DISTINCT {mapped[f.name]}) = count({mapped[f.name]}) AND count(*) FILTER "
+             f"(WHERE starts_with({mapped[f.name]}, ' ') OR ends_with({mapped[f.name]}, ' ')) = 0 AS u_{f.name}"
+             for f in plain_keys]
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_vals AS SELECT {', '.join(aggs) or '1 AS nothing'} FROM {RAW}")
     if plain_keys:
         flags = cur.execute(f"SELECT {', '.join(f'u_{f.name}' for f in plain_keys)} FROM _imp_vals").fetchall()[0]
