@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import os
 import random
 import resource
@@ -220,7 +221,8 @@ def graph_html(db: Database, actor: Actor, account_id: int, repeats: int) -> dic
     size = 0
     for _ in range(repeats):
         t0 = time.perf_counter()
-        group = graph.account_group(db, actor, account_id)
+        cap = getattr(_optional("ui.graph_render"), "NODE_CAP", None)
+        group = graph.account_group(db, actor, account_id, **({"cap": cap} if cap else {}))
         t1 = time.perf_counter()
         html = render(group) if render else ""
         t2 = time.perf_counter()
@@ -244,6 +246,15 @@ def _graph_renderer() -> Callable[[Any], str] | None:
         render_mod = importlib.import_module("ui.graph_render")
     except ImportError:
         return None
+    view = _optional("ui.relationships_view")
+    _quiet_streamlit()
+    if view is not None and hasattr(view, "group_vis"):
+        # the relationships page: group -> vis nodes/edges -> HTML
+        def page_way(group: Any) -> str:
+            nodes, edges = view.group_vis(group, size_by="revenue", colour_by="owner")
+            return render_mod.render(nodes, edges)
+
+        return page_way
     for modname, fname in (("ui.graph_view", "group_html"), ("ui.graph_view", "account_group_html"),
                            ("ui.relationships", "group_html"), ("ui.graph_render", "group_html")):
         try:
@@ -271,6 +282,13 @@ def _graph_renderer() -> Callable[[Any], str] | None:
         return render_mod.render(nodes, edges.select("from", "to"))
 
     return basic
+
+
+def _quiet_streamlit() -> None:
+    """ui helpers outside `streamlit run` log a "missing ScriptRunContext" warning per call: mute them."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("streamlit"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 # -- CSV import ------------------------------------------------------------------------
