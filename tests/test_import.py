@@ -21,8 +21,13 @@ SYSTEM = Actor.system()
 BOOKKEEPING = {"import_batches", "import_row_backups", "audit_log", "import_mappings", "settings"}
 
 
+# Derived caches rebuilt lazily by the pages' reads (forecast, plans, value): whether one
+# is filled depends on which test ran before, not on the import.
+DERIVED = ("forecast_facts", "plan_facts", "value_summary", "value_account_products")
+
+
 def data_sums(db):
-    return {k: v for k, v in checksums(db).items() if k not in BOOKKEEPING}
+    return {k: v for k, v in checksums(db).items() if k not in BOOKKEEPING and not k.startswith(DERIVED)}
 
 
 def test_accounts_load_with_parent_in_same_file_and_undo(db):
