@@ -20,8 +20,6 @@ only deals the actor may see.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -433,11 +431,11 @@ def _safe_cell(value: Any) -> Any:
 
 
 def to_csv(df: pl.DataFrame) -> str:
-    """A table as CSV that a spreadsheet will not run as formulas (text cells starting with = + - @ tab CR get ')."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(df.columns)
-    for row in df.iter_rows():
-        w.writerow(["" if v is None else ("; ".join(map(str, v)) if isinstance(v, list) else _safe_cell(v))
-                    for v in row])
-    return buf.getvalue()
+    """A table as CSV that a spreadsheet will not run as formulas (text cells starting with = + - @ tab CR get ').
+
+    Written by polars, which quotes a bare carriage return (Python's csv module does not, and Excel would
+    split the row there).
+    """
+    from crm_core.exporter import safe_frame
+
+    return safe_frame(df).write_csv()

@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Sign-in policy (lock-out, session length) is for admins alone, whatever the form shows.
+ADMIN_ONLY_PREFIXES = ("auth.",)
+
+
 def get(db: Database, key: str) -> Any:
     raw = db.scalar("SELECT value FROM settings WHERE key = ?", [key])
     if raw is None:
@@ -54,6 +58,8 @@ def put(db: Database, actor: Actor, key: str, value: Any, *, expected_version: i
     read is refused instead of overwritten.
     """
     require_role(actor, ("admin", "manager"), "change settings")
+    if key.startswith(ADMIN_ONLY_PREFIXES):
+        require_role(actor, ("admin",), f"change the setting {key}")
     with db.atomic() as cur:
         row = cur.execute("SELECT value, version FROM settings WHERE key = ?", [key]).fetchone()
         before = json.loads(row[0]) if row else DEFAULTS.get(key)

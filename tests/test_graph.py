@@ -240,6 +240,7 @@ def test_csv_is_formula_safe():
     assert [ln.split(",")[0] for ln in lines[1:]] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@SUM(A1)", "'\tx",
                                                        "ok", ""]
     assert lines[3].endswith(",-3")  # numbers are left alone
+    assert graph.to_csv(pl.DataFrame({"name": ["a\rb"]})) == 'name\n"a\rb"\n'  # a bare CR stays inside its cell
 
 
 # -- against the demo data: an independent breadth-first search in Python ----------------------------
