@@ -28,8 +28,8 @@ def filter_options(db: Database, actor: Actor) -> dict[str, Any]:
     }
 
 
-def stages(db: Database) -> pl.DataFrame:
-    """The configured stages in pipeline order."""
+def stages(db: Database, actor: Actor | None = None) -> pl.DataFrame:
+    """The configured stages in pipeline order (the same for every user; `actor` lets pages cache it per user)."""
     return db.query(
         "SELECT id, name, position, probability, forecast_category, is_won, is_lost, playbook, version "
         "FROM stages WHERE active ORDER BY position"

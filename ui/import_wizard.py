@@ -118,6 +118,8 @@ def import_tab(db: Database, actor: Actor) -> None:
         result = run_write(lambda: importer.import_file(db, actor, entity, path, dry_run=True, mapping=chosen,
                                                         file_name=upload.name, **opts))
         st.session_state["imp_result"] = result
+        if result is not None and "stage" in (result.unknown or {}) and not stage_map:
+            st.rerun()  # the stage choices are drawn above the buttons: show them now, not after the next click
     if b2.button(t("io.load"), type="primary", key="imp_load"):
         bar = st.progress(0.0, text=t("io.progress"))
         opts["progress"] = lambda f, what: bar.progress(min(max(f, 0.0), 1.0), text=f"{t('io.progress')} {what}")

@@ -53,3 +53,23 @@ def test_rep_cannot_import(signed_in_page, app_server):
     page.get_by_text("Only analysts and admins can import").first.wait_for(timeout=20_000)
     assert page.locator("[data-testid='stFileUploaderDropzoneInput']").count() == 0
     assert_no_exception(page)
+
+
+def test_unknown_stage_is_offered_for_mapping(signed_in_page, app_server, tmp_path):
+    # A stage name the company does not use: the dry run rejects the row and the page offers
+    # to map the name to a configured stage or create it (this step once crashed on a bad cached call).
+    deals = tmp_path / "deals.csv"
+    deals.write_text("name,account,stage,amount,expected_close,owner\n"
+                     "Big deal,Nowhere Ltd,Haggling,1000,2026-12-01,rep1\n", encoding="utf-8")
+    page = signed_in_page("admin")
+    open_page(page, app_server, "import_export")
+    page.get_by_role("heading", name="Import and export").wait_for(timeout=20_000)
+    page.get_by_label("What the file holds").click()
+    page.get_by_role("option", name="Opportunities", exact=True).click()
+    wait_for_app(page)
+    _upload(page, deals)
+    page.get_by_role("button", name="Check (dry run)").click()
+    wait_for_app(page)
+    page.get_by_text("Stages in the file that are not configured").wait_for(timeout=20_000)
+    page.get_by_text("Haggling").first.wait_for(timeout=20_000)
+    assert_no_exception(page)
