@@ -261,9 +261,12 @@ def ensure_facts(db: Database) -> None:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
         queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
         current = _fingerprint(cur, full=False)
-    if queued:
+    if stored is None:
+        # never built: queued accounts (e.g. from the daily jobs) are only part of the picture
+        rebuild_facts(db)
+    elif queued:
         refresh_accounts(db)
-    elif stored is None or stored[0] != current:
+    elif stored[0] != current:
         rebuild_facts(db, only_if_stale=True)
     else:
         _seen[db] = db.data_version
