@@ -47,7 +47,8 @@ def _set_first_row_stage(page, stage: str) -> None:
             page.keyboard.press("Escape")
     option.click()
     wait_for_app(page)
-    page.get_by_role("button", name="Save changes").click()
+    # while Streamlit redraws the tabs, the old panel's button can linger next to the new one
+    page.locator("[role='tabpanel']:visible").get_by_role("button", name="Save changes").last.click()
     wait_for_app(page)
     page.get_by_text("1 opportunities saved.").wait_for(timeout=15_000)
 
