@@ -72,3 +72,20 @@ def test_complete_task_counts_as_follow_up(team):
     activities.complete_task(team, ann, task["id"], task["version"], now=NOW)
     assert team.scalar("SELECT done FROM activities WHERE id = ?", [task["id"]]) is True
     assert team.scalar("SELECT last_followup_at FROM accounts WHERE id = ?", [aid]) == NOW
+
+
+def test_recent_matches_an_independent_query(demo_db):
+    # The newest follow-ups a rep may see, with names, in the same order as a plain join.
+    from crm_core.access import load_actor
+
+    rep = load_actor(demo_db, "rep2")
+    got = activities.recent(demo_db, rep, limit=7)
+    want = demo_db.query(
+        """SELECT t.id, a.name AS account, c.name AS contact, o.name AS opportunity
+           FROM activities t LEFT JOIN accounts a ON a.id = t.account_id
+           LEFT JOIN contacts c ON c.id = t.contact_id LEFT JOIN opportunities o ON o.id = t.opportunity_id
+           WHERE t.owner_id = ?
+           ORDER BY coalesce(t.occurred_at, t.due_date::TIMESTAMP) DESC NULLS LAST, t.id DESC LIMIT 7""",
+        [rep.id])
+    assert got.height == 7
+    assert got.select("id", "account", "contact", "opportunity").rows() == want.rows()
