@@ -12,6 +12,8 @@ from ui.i18n import t
 from ui.pipeline_common import done, frame
 from ui.session import cached, run_write
 
+SHOWN_ROWS = 500
+
 
 def render(db: Database, actor: Actor) -> None:
     lists = cached(reminders.all_reminders, db, actor)
@@ -21,7 +23,11 @@ def render(db: Database, actor: Actor) -> None:
     for kind in reminders.KINDS:
         st.subheader(t(f"pipeline.rem.{kind}"))
         st.caption(t(f"pipeline.rem.{kind}.help"))
-        frame(lists[kind], t("pipeline.none"))
+        rows = lists[kind]
+        if rows.height > SHOWN_ROWS:
+            # the count above is complete; the browser gets the most urgent rows only
+            st.caption(t("pipeline.rem.first_rows", shown=SHOWN_ROWS, total=rows.height))
+        frame(rows.head(SHOWN_ROWS), t("pipeline.none"))
         if kind == "overdue_followups" and lists[kind].height:
             _complete_task(db, actor, lists[kind])
 

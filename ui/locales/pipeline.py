@@ -212,4 +212,6 @@ STRINGS.update({
 STRINGS.update({
     "pipeline.read_only": ("Your role reads the pipeline; entering and editing is for sales reps and managers.",
                            "您的角色只能查看销售管道；录入和编辑由销售和经理进行。"),
+    "pipeline.rem.first_rows": ("The first {shown:,} of {total:,}, most urgent first.",
+                                "显示最紧急的前 {shown:,} 条，共 {total:,} 条。"),
 })
