@@ -23,7 +23,7 @@ import polars as pl
 
 from crm_core import audit, hooks, records
 from crm_core.access import Actor, can_see_owner, owner_scope, require, require_pipeline_edit, require_role
-from crm_core.db import Database
+from crm_core.db import Database, quote_ident
 from crm_core.errors import DuplicateError, NotFound, ValidationError
 from crm_core.names import normalize_company_name, normalize_phone, normalize_tax_id
 
@@ -48,7 +48,8 @@ def insert_row(cur: Any, table: str, row: dict[str, Any]) -> int:
     """INSERT one row (column names are crm_core's own) and return its new id."""
     cols = list(row)
     return cur.execute(
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
+        f"INSERT INTO {quote_ident(table)} ({', '.join(map(quote_ident, cols))}) "
+        f"VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
         list(row.values()),
     ).fetchone()[0]
 
@@ -59,7 +60,8 @@ def fetch(cur: Any, table: str, row_id: int, columns: str) -> dict[str, Any] | N
     Reading only what a write needs keeps single-row saves fast on wide tables
     with a million rows: every extra column is another segment to decompress.
     """
-    res = cur.execute(f"SELECT {columns} FROM {table} WHERE id = ?", [row_id])
+    names = ", ".join(quote_ident(c.strip()) for c in columns.split(","))
+    res = cur.execute(f"SELECT {names} FROM {quote_ident(table)} WHERE id = ?", [row_id])
     names = [d[0] for d in res.description]
     row = res.fetchone()
     return dict(zip(names, row)) if row else None
@@ -204,7 +206,8 @@ def reaches(cur: Any, table: str, up_column: str, start: int, target: int) -> bo
         if current == target:
             return True
         seen.add(current)
-        up = cur.execute(f"SELECT {up_column} FROM {table} WHERE id = ?", [current]).fetchone()
+        up = cur.execute(f"SELECT {quote_ident(up_column)} FROM {quote_ident(table)} WHERE id = ?",
+                         [current]).fetchone()
         current = up[0] if up else None
     return False
 

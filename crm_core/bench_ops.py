@@ -310,7 +310,7 @@ def import_csv(db: Database, actor: Actor, workdir: Path, rows: int) -> dict[str
     size_mb = path.stat().st_size / 2**20
     with db.cursor() as cur:
         t0 = time.perf_counter()
-        cur.execute(f"CREATE TEMP TABLE _bench_read AS SELECT * FROM read_csv('{_sql_path(path)}')")
+        cur.execute("CREATE TEMP TABLE _bench_read AS SELECT * FROM read_csv(?)", [str(path)])
         plain_s = time.perf_counter() - t0
         plain_rows = cur.execute("SELECT count(*) FROM _bench_read").fetchone()[0]
         cur.execute("DROP TABLE _bench_read")
@@ -335,6 +335,10 @@ def import_csv(db: Database, actor: Actor, workdir: Path, rows: int) -> dict[str
 
 
 def _sql_path(path: Path) -> str:
+    """A path inside a SQL string literal, for COPY ... TO, which takes no bound parameter.
+
+    Only the bench's own temporary file names come here, never user text.
+    """
     return str(path).replace("'", "''")
 
 

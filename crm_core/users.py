@@ -17,7 +17,7 @@ import polars as pl
 
 from crm_core import audit, records, settings, tokens
 from crm_core.access import ROLES, Actor, owner_scope, require_role
-from crm_core.db import Database
+from crm_core.db import Database, quote_ident
 from crm_core.errors import CrmError, DuplicateError, NotFound, StaleEditError, ValidationError
 from crm_core.passwords import hash_password
 
@@ -268,7 +268,7 @@ def create_department(db: Database, actor: Actor, *, name: str, parent_id: int |
         if cur.execute("SELECT 1 FROM departments WHERE lower(name) = lower(?)", [name]).fetchone():
             raise DuplicateError(f"A department named {name!r} already exists.")
         for col, ref, table in (("parent_id", parent_id, "departments"), ("manager_id", manager_id, "users")):
-            if ref is not None and not cur.execute(f"SELECT 1 FROM {table} WHERE id = ?", [ref]).fetchone():
+            if ref is not None and not cur.execute(f"SELECT 1 FROM {quote_ident(table)} WHERE id = ?", [ref]).fetchone():
                 raise ValidationError(f"{col} {ref} does not exist.", field=col)
         did = cur.execute(
             "INSERT INTO departments (name, parent_id, region, manager_id) VALUES (?, ?, ?, ?) RETURNING id",
