@@ -55,6 +55,7 @@ class ImportResult:
     also_created: dict[str, int] = field(default_factory=dict)       # table -> referenced rows created
     date_order: str | None = None
     seconds: float = 0.0
+    summaries_pending: bool = False      # summaries told "any account": `derived.refresh_all` brings them up
 
     @property
     def counts(self) -> dict[str, int]:
@@ -129,7 +130,7 @@ def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_r
                 # a rule the checks above missed: still nothing written, and said plainly
                 raise ValidationError(f"{src.file_name}: the database refused the rows ({exc}); nothing was "
                                       "imported.") from None
-            load.notify_changes(db, [ent.table, *result.also_created], result.batch_id)
+            result.summaries_pending = load.notify_changes(db, [ent.table, *result.also_created], result.batch_id)
     finally:
         src.cleanup()
     result.seconds = time.perf_counter() - started

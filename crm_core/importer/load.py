@@ -171,8 +171,15 @@ def finish_batch(cur: Any, actor: Actor, entity: Entity, batch: int, counts: dic
 MAX_NOTIFY_IDS = 50_000
 
 
-def notify_changes(db: Database, tables: list[str], batch: int | None = None) -> None:
-    """Tell derived data which accounts changed (all of them for a very large or undone batch)."""
+def notify_changes(db: Database, tables: list[str], batch: int | None = None) -> bool:
+    """Tell derived data which accounts changed; True when it was told "any account".
+
+    Up to MAX_NOTIFY_IDS accounts are named (a note per account, recomputed
+    on the next read). A larger batch, or an undo, says "any account": the
+    summaries then recompute everything on their next read, or when the
+    caller runs `derived.refresh_all`, so the import does not wait for it.
+    """
+    wide = False
     for t in dict.fromkeys(tables):
         if t not in NOTIFY_TABLES:
             continue
@@ -187,7 +194,9 @@ def notify_changes(db: Database, tables: list[str], batch: int | None = None) ->
                                 [batch, MAX_NOTIFY_IDS + 1])
             if len(found) <= MAX_NOTIFY_IDS:
                 ids = [r[0] for r in found if r[0] is not None]
+        wide = wide or ids is None
         hooks.notify(db, t, ids)
+    return wide
 
 
 # -- undo ----------------------------------------------------------------------------

@@ -264,10 +264,13 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     sql_l3 = (f"SELECT l2.*, {o_sql}, CASE WHEN {any_bad} THEN list_filter([{', '.join(errs)}], "
               f"lambda e: e IS NOT NULL) ELSE []::VARCHAR[] END AS _errs FROM ({sql_l2}) l2")
 
-    # matching: the first key alternative that finds a row
+    # matching: the first key alternative that finds a row. The candidates of each alternative are
+    # materialised first: a file of new rows (the usual bulk load) then skips both match joins and
+    # the comparison with stored rows, which would otherwise hash a million-row table for nothing.
     match_joins, match_ids = [], []
     table = quote_ident(entity.table)
     id_col = "opportunity_id" if entity.table == "opportunity_contacts" else "id"
+    candidates = 0
     for i, key in enumerate(key_alts):
         on = " AND ".join(
             (f"m{i}.{quote_ident(c)} IS NOT DISTINCT FROM l3.o_{c}" if len(key) > 1
@@ -277,9 +280,13 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
         src_field = next((f.name for f in entity.fields if len(key) == 1 and f.target == key[0] and f.name in mapped
                           and f.kind != "ref"), None)
         only = (f"WHERE {quote_ident(key[0])} IN (SELECT f_{src_field} FROM _imp_typed)" if src_field else "")
-        match_joins.append(f"LEFT JOIN (SELECT {cols}, min({id_col}) AS _id FROM {table} {only} GROUP BY ALL) m{i} "
-                           f"ON {on}")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_m{i} AS SELECT {cols}, min({id_col}) AS _id FROM {table} "
+                    f"{only} GROUP BY ALL")
+        candidates += cur.execute(f"SELECT count(*) FROM _imp_m{i}").fetchall()[0][0]
+        match_joins.append(f"LEFT JOIN _imp_m{i} m{i} ON {on}")
         match_ids.append(f"m{i}._id")
+    if not candidates:
+        match_joins, match_ids = [], []
     target = f"coalesce({', '.join(match_ids)})" if match_ids else "NULL::BIGINT"
     sql_l4 = f"SELECT l3.*, {target} AS _target FROM ({sql_l3}) l3 {' '.join(match_joins)}"
 
@@ -297,7 +304,13 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
                     f"ELSE {errs_sql} END)")
     action = (f"CASE WHEN len({errs_sql}) > 0 THEN 'rejected' WHEN l4._target IS NULL THEN 'create' "
               f"WHEN {changed} THEN 'update' ELSE 'unchanged' END")
-    tjoin = f"LEFT JOIN {table} t ON {match_on}" if match_ids else ""
+    # the stored rows to compare with: only the matched ones
+    if entity.table == "opportunity_contacts":
+        stored = table
+    else:
+        stored = (f"(SELECT * FROM {table} WHERE id IN ("
+                  + " UNION ALL ".join(f"SELECT _id FROM _imp_m{i}" for i in range(len(match_ids))) + "))")
+    tjoin = f"LEFT JOIN {stored} t ON {match_on}" if match_ids else ""
     # only what the writes need is kept: the file's text is read again from the raw table for messages
     keep = ["l4._row", *[f"l4.o_{c}" for c in outs], f"{errs_sql} AS _errs", "l4._target",
             *[f"l4.f_{n}" for n in st.self_refs]]
