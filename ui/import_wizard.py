@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from crm_core import exporter, importer, lookups
+from crm_core import derived, exporter, importer, lookups
 from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.errors import CrmError
@@ -133,6 +133,11 @@ def import_tab(db: Database, actor: Actor) -> None:
             result = None
         else:
             st.success(t("io.loaded", batch=result.batch_id, created=result.created, updated=result.updated))
+            if result.summaries_pending:
+                # a large batch: recompute the summaries now, under a message, rather than on the next page view
+                with st.spinner(t("io.summaries")):
+                    took = derived.refresh_all(db)
+                st.caption(t("io.summaries_done", seconds=sum(took.values())))
         st.session_state["imp_result"] = result
     result = st.session_state.get("imp_result")
     if result is not None and result.entity == entity:

@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from crm_core import exporter, importer
+from crm_core import derived, exporter, importer
 from crm_core.cli import acting_user, open_db
 from crm_core.errors import CrmError, ValidationError
 from crm_core.importer import load, mapping
@@ -88,6 +88,10 @@ def run_import(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(_summary(result, time.perf_counter() - started))
+    if result.summaries_pending:
+        took = derived.refresh_all(db)
+        print(f"  summaries updated in {sum(took.values()):.2f} s ("
+              + ", ".join(f"{name} {s:.2f} s" for name, s in took.items()) + ")")
     _write_rejected(args, result)
     if args.save_mapping:
         mapping.save(db, actor, args.save_mapping, importer.get_entity(args.entity), result.mapping)
