@@ -1,7 +1,8 @@
 """Panorama: the composition root.
 
 Page config, the database, the sign-in gate, the language switch and the
-navigation. Pages live in pages/ and start with `ui.session.page_setup()`.
+navigation; after the page, the day's first run does the daily jobs. Pages
+live in pages/ and start with `ui.session.page_setup()`.
 """
 
 from pathlib import Path
@@ -10,7 +11,7 @@ import streamlit as st
 
 from ui.i18n import language_picker, t
 from ui.login import login_view, logout
-from ui.session import current_actor, get_db, keep_token
+from ui.session import current_actor, get_db, keep_token, run_daily_jobs_after_draw
 
 # A local image: a ":material/…" or emoji favicon makes the browser fetch it from Google's servers.
 st.set_page_config(page_title="Panorama", page_icon=str(Path(__file__).parent / "ui" / "assets" / "panorama.png"),
@@ -43,3 +44,4 @@ else:
             st.rerun()
 
 nav.run()
+run_daily_jobs_after_draw(db)

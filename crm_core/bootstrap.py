@@ -1,8 +1,10 @@
 """Opening the app's database: created with demo data when the file is missing.
 
 Daily start-of-day jobs (returning neglected accounts to the pool, ...) are
-registered in `DAILY_JOBS` by the modules that own them and run once per day
-when the app starts.
+registered in `DAILY_JOBS` by the modules that own them and run once per day:
+the app runs them after its first page of the day is drawn
+(`ui.session.run_daily_jobs_after_draw`), so the sign-in page does not wait
+for them.
 """
 
 from __future__ import annotations

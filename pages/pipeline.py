@@ -28,28 +28,38 @@ st.title(t("pipeline.title"))
 show_flash()
 flt = sidebar_filters(db, actor, period=False)
 
-names = ["deals", "new", "followups", "accounts", "pool", "reminders"] + (["manage"] if actor.is_manager_or_admin else [])
-tabs = dict(zip(names, st.tabs([t(f"pipeline.tab.{n}") for n in names])))
-with tabs["deals"]:
-    pipeline_grid.render(db, actor, flt)
-with tabs["new"]:
+
+def _new_entry() -> None:
     if actor.can_edit_pipeline:
         pipeline_deal_form.render(db, actor)
         pipeline_account_form.render_account(db, actor)
         pipeline_account_form.render_contact(db, actor)
     else:
         st.info(t("pipeline.read_only"))
-with tabs["followups"]:
+
+
+def _followups() -> None:
     if actor.can_edit_pipeline:
         pipeline_activity_form.render(db, actor)
     else:
         st.info(t("pipeline.read_only"))
-with tabs["accounts"]:
-    pipeline_accounts.render(db, actor)
-with tabs["pool"]:
-    pipeline_pool.render(db, actor)
-with tabs["reminders"]:
-    pipeline_reminders.render(db, actor)
-if "manage" in tabs:
-    with tabs["manage"]:
-        pipeline_manage.render(db, actor)
+
+
+tab_views = {
+    "deals": lambda: pipeline_grid.render(db, actor, flt),
+    "new": _new_entry,
+    "followups": _followups,
+    "accounts": lambda: pipeline_accounts.render(db, actor),
+    "pool": lambda: pipeline_pool.render(db, actor),
+    "reminders": lambda: pipeline_reminders.render(db, actor),
+}
+if actor.is_manager_or_admin:
+    tab_views["manage"] = lambda: pipeline_manage.render(db, actor)
+# Only the open tab runs and is sent to the browser (switching tabs reruns the page):
+# at a million deals, drawing every tab's reads, lists and 5,000-account pickers
+# took seconds the first screen does not show. The open tab survives saves and reruns.
+tabs = st.tabs([t(f"pipeline.tab.{n}") for n in tab_views], key="pl_tab", on_change="rerun")
+for view, tab in zip(tab_views.values(), tabs):
+    if tab.open:
+        with tab:
+            view()

@@ -18,11 +18,18 @@ def _submit(at, form: str, label: str):
     return at.button(key=f"FormSubmitter:{form}-{label}").click().run()
 
 
+def _tab(at, label: str):
+    """Open a tab of the page: only the open tab is drawn (a click in the browser does this)."""
+    at.session_state["pl_tab"] = label
+    return at.run()
+
+
 def test_rep_registers_an_account_and_a_duplicate_is_refused(app_db):
     at = run_page("pipeline.py", login="rep1")
     assert not at.exception
     assert "My opportunities" in [tab.label for tab in at.tabs]
     assert "Manage" not in [tab.label for tab in at.tabs]
+    _tab(at, "New entry")
     before = _count(app_db, "SELECT count(*) FROM accounts")
     at.text_input(key="pl_acc_name").set_value("Zephyr Test Instruments Co., Ltd.")
     at.text_input(key="pl_acc_phone").set_value("+86 21 7777 0001")
@@ -39,7 +46,7 @@ def test_rep_registers_an_account_and_a_duplicate_is_refused(app_db):
 
 
 def test_blank_name_shows_a_message_and_changes_nothing(app_db):
-    at = run_page("pipeline.py", login="rep1")
+    at = _tab(run_page("pipeline.py", login="rep1"), "New entry")
     before = _count(app_db, "SELECT count(*) FROM accounts")
     _submit(at, "pl_account_form", "Register account")
     assert any("needs a name" in e.value for e in at.error)
@@ -52,7 +59,7 @@ def test_blank_name_shows_a_message_and_changes_nothing(app_db):
 
 
 def test_rep_enters_a_deal_logs_a_follow_up_and_claims_from_the_pool(app_db):
-    at = run_page("pipeline.py", login="rep1")
+    at = _tab(run_page("pipeline.py", login="rep1"), "New entry")
     deals = _count(app_db, "SELECT count(*) FROM opportunities")
     # a deal on an existing account (the picker's first entry after "a new account")
     accounts = at.selectbox(key="pl_deal_account").options
@@ -68,6 +75,7 @@ def test_rep_enters_a_deal_logs_a_follow_up_and_claims_from_the_pool(app_db):
     assert _count(app_db, "SELECT count(*) FROM stage_history WHERE opportunity_id = ?", [opp_id]) == 1
 
     # a follow-up without a subject is refused; with one it is saved with a next date
+    _tab(at, "Follow-ups")
     acts = _count(app_db, "SELECT count(*) FROM activities")
     _submit(at, "pl_activity_form", "Save follow-up")
     assert any("needs a subject" in e.value for e in at.error)
@@ -78,6 +86,7 @@ def test_rep_enters_a_deal_logs_a_follow_up_and_claims_from_the_pool(app_db):
     assert _count(app_db, "SELECT count(*) FROM activities") == acts + 1
 
     # claim the first pool account
+    _tab(at, "Public pool")
     pick = at.selectbox(key="pl_pool_pick").value
     _submit(at, "pl_claim_form", "Claim")
     assert any("is yours now" in s.value for s in at.success), [e.value for e in at.error]
@@ -87,7 +96,7 @@ def test_rep_enters_a_deal_logs_a_follow_up_and_claims_from_the_pool(app_db):
 
 
 def test_release_needs_a_reason(app_db):
-    at = run_page("pipeline.py", login="rep2")
+    at = _tab(run_page("pipeline.py", login="rep2"), "Public pool")
     pick = at.selectbox(key="pl_rel_pick").value
     owner = _count(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [pick])
     _submit(at, "pl_release_form", "Release to the pool")
@@ -103,7 +112,7 @@ def test_manager_sees_manage_tab_and_reminders(app_db):
     assert not at.exception
     labels = [tab.label for tab in at.tabs]
     assert "Manage" in labels and "Reminders" in labels
-    shown = texts(at)
+    shown = texts(_tab(at, "Reminders")) + texts(_tab(at, "Manage"))
     for heading in ("Overdue follow-ups", "Payments due", "Past expected close", "Stale in stage",
                     "Merge duplicate accounts", "Hand over a rep's accounts", "Lifecycle rules"):
         assert heading in shown
@@ -123,7 +132,7 @@ def test_settings_tab_saves_rules_and_refuses_bad_values(app_db):
 
 
 def test_account_edit_is_versioned(app_db):
-    at = run_page("pipeline.py", login="rep3")
+    at = _tab(run_page("pipeline.py", login="rep3"), "Accounts")
     account_id = at.selectbox(key="pl_accts_pick").value
     form = f"pl_account_edit_{account_id}"
     version = _count(app_db, "SELECT version FROM accounts WHERE id = ?", [account_id])
@@ -166,7 +175,7 @@ def test_pipeline_page_in_chinese(app_db):
 
 
 def test_deal_with_contacts_and_decision_roles(app_db):
-    at = run_page("pipeline.py", login="rep1")
+    at = _tab(run_page("pipeline.py", login="rep1"), "New entry")
     at.selectbox(key="pl_deal_account").select_index(1).run()
     account_id = at.selectbox(key="pl_deal_account").value
     contact_id = _count(app_db, "SELECT min(id) FROM contacts WHERE account_id = ?", [account_id])
@@ -183,13 +192,15 @@ def test_deal_with_contacts_and_decision_roles(app_db):
 def test_rep_moves_a_deal_two_stages_and_sees_the_reminder(app_db):
     from datetime import date
 
-    at = run_page("pipeline.py", login="rep1")
+    at = _tab(run_page("pipeline.py", login="rep1"), "Reminders")
     past = int(next(m.value for m in at.metric if m.label == "Past expected close"))
+    _tab(at, "New entry")
     at.selectbox(key="pl_deal_account").select_index(1).run()
     at.text_input(key="pl_deal_name").set_value("Overdue scanners")
     at.date_input(key="pl_deal_close").set_value(date(2020, 1, 15))
     _submit(at, "pl_deal_form", "Save opportunity")
     opp_id = _count(app_db, "SELECT id FROM opportunities WHERE name = 'Overdue scanners'")
+    _tab(at, "My opportunities")
     at.selectbox(key="pl_detail").set_value(opp_id).run()
     for stage_id, name in ((2, "Qualified"), (3, "Needs analysis")):
         at.selectbox(key=f"pl_move_stage_{opp_id}").set_value(stage_id)
@@ -202,11 +213,14 @@ def test_rep_moves_a_deal_two_stages_and_sees_the_reminder(app_db):
     _submit(at, f"pl_move_{opp_id}", "Move to this stage")
     assert any("needs a reason" in e.value for e in at.error)
     assert _count(app_db, "SELECT stage_id FROM opportunities WHERE id = ?", [opp_id]) == 3
+    _tab(at, "Reminders")
     assert int(next(m.value for m in at.metric if m.label == "Past expected close")) == past + 1
 
 
 def test_analyst_reads_without_forms(app_db):
     at = run_page("pipeline.py", login="analyst1")
     assert not at.exception
+    assert not [b for b in at.button if "Save" in str(b.label)]
+    _tab(at, "New entry")
     assert "entering and editing is for sales reps" in texts(at)
     assert not [b for b in at.button if "Save" in str(b.label)]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -30,11 +32,34 @@ T = TypeVar("T")
 def _open(path: str) -> Database:
     db = open_app_database(path)
     auth.ensure_admin_from_env(db)
-    try:
-        run_daily_jobs(db)
-    except CrmError:
-        log.exception("daily jobs failed")
     return db
+
+
+_jobs_lock = threading.Lock()
+_jobs_checked_on: dict[str, date] = {}  # database path -> the day its daily jobs were last checked
+
+
+def run_daily_jobs_after_draw(db: Database) -> None:
+    """The start-of-day jobs (pool sweep, lifecycle, ...), called by app.py after the page is drawn.
+
+    At a million deals they take about a second, which the first page (the
+    sign-in form) no longer waits for; by the time someone has signed in they
+    are done. Once a day per database and process (a server running past
+    midnight runs them again); a lock keeps two sessions from running them at
+    once. A page drawn just before them shows the data as it was when read, as
+    when anyone saves meanwhile; the next rerun reads the new data version.
+    """
+    today = date.today()
+    if _jobs_checked_on.get(db.path) == today:
+        return
+    with _jobs_lock:
+        if _jobs_checked_on.get(db.path) == today:
+            return
+        try:
+            run_daily_jobs(db, today)
+        except Exception:  # the page is already drawn: log it for the admin rather than break it
+            log.exception("daily jobs failed")
+        _jobs_checked_on[db.path] = today
 
 
 def get_db() -> Database:
