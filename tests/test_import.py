@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_core import importer, records
+from crm_core import importer, records, settings
 from crm_core.access import Actor, load_actor
 from crm_core.errors import PermissionDenied, ValidationError
 from crm_core.importer import mapping
@@ -247,6 +247,27 @@ def test_headerless_file_with_mapping_and_constants(db):
     assert got == [("274", "quarter", "2022-04-01", "won_amount", Decimal("28000.00")),
                    ("275", "quarter", "2022-04-01", "won_amount", Decimal("367000.00")),
                    ("275", "quarter", "2022-07-01", "won_amount", Decimal("556000.00"))]
+
+
+def test_target_periods_follow_the_fiscal_year(db):
+    """With the fiscal year starting in April, fiscal Q1 is April-June and Q4 is January-March."""
+    settings.put(db, SYSTEM, "fiscal_year_start_month", 4)
+    Path(db.path + ".users.csv").write_text("login\nrep9\n", encoding="utf-8")
+    importer.import_file(db, SYSTEM, "users", db.path + ".users.csv")
+    quotas = db.path + ".fy.csv"
+    # a date in each quarter-start case, and two year targets
+    Path(quotas).write_text("owner,grain,period,value\n"
+                            "rep9,quarter,2026-05-30,10\n"      # fiscal Q1: 2026-04-01
+                            "rep9,quarter,2026-03-15,20\n"      # fiscal Q4 of FY2025: 2026-01-01
+                            "rep9,quarter,2026-12-01,30\n"      # fiscal Q3: 2026-10-01
+                            "rep9,year,2026-02-10,40\n"         # FY2025: 2025-04-01
+                            "rep9,year,2026-04-01,50\n"         # FY2026: 2026-04-01
+                            "rep9,month,2026-02-10,60\n", encoding="utf-8")
+    r = importer.import_file(db, SYSTEM, "targets", quotas, mapping={"period": "period_start"})
+    assert r.created == 6, r.notes
+    got = db.rows("SELECT grain, period_start::VARCHAR, value::INTEGER FROM targets ORDER BY value")
+    assert got == [("quarter", "2026-04-01", 10), ("quarter", "2026-01-01", 20), ("quarter", "2026-10-01", 30),
+                   ("year", "2025-04-01", 40), ("year", "2026-04-01", 50), ("month", "2026-02-01", 60)]
 
 
 def test_every_other_entity_loads_and_undoes(demo_db, tmp_path):

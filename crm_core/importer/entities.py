@@ -209,6 +209,14 @@ _add(Entity(
     keys=(("external_id",),),
     has_version=False,
 ))
+# The first month of the fiscal year from settings (1-12; anything else means January), and the
+# start of the month, fiscal quarter or fiscal year holding f_period_start.
+_FY_MONTH = ("(SELECT CASE WHEN m BETWEEN 1 AND 12 THEN m ELSE 1 END FROM (SELECT coalesce((SELECT TRY_CAST("
+             "value AS INTEGER) FROM settings WHERE key = 'fiscal_year_start_month'), 1) AS m))")
+_FISCAL_PERIOD_START = (
+    "CAST(date_trunc('month', f_period_start) - to_months(CASE coalesce(f_grain, 'month') "
+    f"WHEN 'quarter' THEN ((month(f_period_start) - {_FY_MONTH}) % 3 + 3) % 3 "
+    f"WHEN 'year' THEN ((month(f_period_start) - {_FY_MONTH}) % 12 + 12) % 12 ELSE 0 END) AS DATE)")
 _add(Entity(
     "targets", "targets", "Targets",
     (
@@ -221,9 +229,9 @@ _add(Entity(
         _f("value", "amount", required=True, nonneg=True), _f("note"),
     ),
     keys=(("grain", "period_start", "metric", "owner_id", "department_id", "region", "product_id", "account_id"),),
-    # a quota dated 2022-05-30 for a quarter is the quarter starting 2022-04-01
-    derived=(Derived("period_start", "CAST(date_trunc(coalesce(f_grain, 'month'), f_period_start) AS DATE)",
-                     ("period_start",)),),
+    # a quota dated 2022-05-30 for a quarter is the quarter starting 2022-04-01; quarters and years
+    # follow the configured fiscal year (starting in April: 2022-05-30 is in the year from 2022-04-01)
+    derived=(Derived("period_start", _FISCAL_PERIOD_START, ("period_start",)),),
 ))
 _add(Entity(
     "users", "users", "Users and teams",
