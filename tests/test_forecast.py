@@ -379,6 +379,23 @@ def test_reports_match_the_page(hm_rw, capsys):
     assert lines[2].startswith("2026-07-01,0.00,0.00,0.00,4000.00,1,1200.00,1200.00")
 
 
+def test_report_forecast_takes_the_method(hm_rw, capsys):
+    """`crm report forecast --method override` gives the page's figures for that method, not the stage default."""
+    path = hm_rw.path
+    admin = actor(hm_rw)
+    kw = {"today": date(2026, 6, 15), "start": date(2026, 6, 1), "months": 2}
+    page = {m: forecast.forecast(hm_rw, admin, PipelineFilter(), method=m, **kw)["monthly"]
+            for m in ("stage", "override")}
+    hm_rw.close()
+    for method in ("stage", "override"):
+        out = json.loads(run_cli(path, "report", "forecast", "--from", "2026-06-01", "--to", "2026-07-31",
+                                 "--today", "2026-06-15", "--method", method, "--format", "json", capsys=capsys))
+        want = [str(v) for v in page[method]["forecast"].to_list()]
+        assert [str(r["forecast"]) for r in out] == want
+    # the hand-worked team has deals with their own probability, so the two methods differ
+    assert page["stage"]["forecast"].to_list() != page["override"]["forecast"].to_list()
+
+
 def test_report_names_are_formula_safe(hm_rw, capsys):
     with hm_rw.atomic() as cur:
         cur.execute("UPDATE users SET display_name = '=HYPERLINK(\"x\")' WHERE id = 3")

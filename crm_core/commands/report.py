@@ -9,6 +9,7 @@ from datetime import date
 from crm_core.cli import acting_user, open_db
 from crm_core.errors import CrmError
 from crm_core.exporter import safe_frame
+from crm_core.forecast_common import METHODS
 from crm_core.reports import ReportOptions, all_reports
 
 
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="date_from", type=_date)
     p.add_argument("--to", dest="date_to", type=_date)
     p.add_argument("--today", type=_date, help="compute as of this date (default: today)")
+    p.add_argument("--method", choices=list(METHODS),
+                   help="forecast: the probability each open deal is weighted by (default: its stage's)")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=run)
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     db = open_db(args)
     actor = acting_user(db, args)
     opts = ReportOptions(by=args.by, grain=args.grain, period=args.period, date_from=args.date_from,
-                         date_to=args.date_to, today=args.today)
+                         date_to=args.date_to, today=args.today,
+                         extra=(("method", args.method),) if args.method else ())
     df = reports[args.name](db, actor, opts)
     if args.format == "json":
         sys.stdout.write(df.write_json() + "\n")
