@@ -12,24 +12,22 @@ from ui.i18n import t
 from ui.pipeline_common import done, frame
 from ui.session import cached, run_write
 
-SHOWN_ROWS = 500
-
 
 def render(db: Database, actor: Actor) -> None:
+    # the most urgent reminders.SHOWN_ROWS rows of each list, and each list's full count
     lists = cached(reminders.all_reminders, db, actor)
     cols = st.columns(len(reminders.KINDS))
     for col, kind in zip(cols, reminders.KINDS):
-        col.metric(t(f"pipeline.rem.{kind}"), f"{lists[kind].height:,}")
+        col.metric(t(f"pipeline.rem.{kind}"), f"{lists.counts[kind]:,}")
     for kind in reminders.KINDS:
         st.subheader(t(f"pipeline.rem.{kind}"))
         st.caption(t(f"pipeline.rem.{kind}.help"))
         rows = lists[kind]
-        if rows.height > SHOWN_ROWS:
-            # the count above is complete; the browser gets the most urgent rows only
-            st.caption(t("pipeline.rem.first_rows", shown=SHOWN_ROWS, total=rows.height))
-        frame(rows.head(SHOWN_ROWS), t("pipeline.none"))
-        if kind == "overdue_followups" and lists[kind].height:
-            _complete_task(db, actor, lists[kind])
+        if lists.counts[kind] > rows.height:
+            st.caption(t("pipeline.rem.first_rows", shown=rows.height, total=lists.counts[kind]))
+        frame(rows, t("pipeline.none"))
+        if kind == "overdue_followups" and rows.height:
+            _complete_task(db, actor, rows)
 
     st.subheader(t("pipeline.lifecycle.header"))
     days = lifecycle.rule_days(db)
