@@ -222,7 +222,7 @@ def create(db: Database, actor: Actor, *, name: str, owner_id: Any = "me", now: 
     if cur is None:
         with db.atomic() as tx:
             new_id = create(db, actor, name=name, owner_id=owner_id, now=now, cur=tx, **fields)
-        hooks.notify(db, "accounts", [new_id])
+            hooks.notify(db, "accounts", [new_id])  # one commit with the save (see hooks)
         return new_id
     require(actor, actor.can_edit_pipeline, "register accounts")
     clean = _clean_fields({"name": name, **fields})
@@ -254,7 +254,11 @@ def get(db: Database, actor: Actor, account_id: int) -> dict[str, Any]:
 
 def require_owned(cur: Any, actor: Actor, account_id: int, what: str) -> dict[str, Any]:
     """The account row, if the actor may work on it (it is theirs or their team's, not in the pool)."""
-    row = fetch(cur, "accounts", account_id, _ACCOUNT_COLS)
+    return check_owned(actor, fetch(cur, "accounts", account_id, _ACCOUNT_COLS), account_id, what)
+
+
+def check_owned(actor: Actor, row: dict[str, Any] | None, account_id: int, what: str) -> dict[str, Any]:
+    """`row` (the account as read, or None), if the actor may work on it; see `require_owned`."""
     if row is None or row["merged_into_id"] is not None:
         raise NotFound(f"Account {account_id} does not exist.")
     if row["owner_id"] is None and actor.role != "admin":
@@ -269,7 +273,8 @@ def update(db: Database, actor: Actor, account_id: int, expected_version: int, c
     """Edit an account (versioned: a stale copy is refused with the current values)."""
     clean = _clean_fields(changes)
     with db.atomic() as cur:
-        row = require_owned(cur, actor, account_id, "edit this account")
+        # the whole row once: the checks and records.update_versioned (current=) share it
+        row = check_owned(actor, records.fetch_row(cur, "accounts", account_id), account_id, "edit this account")
         if "parent_id" in clean:
             _check_parent(cur, actor, clean["parent_id"], account_id)
         if {"name", "tax_id", "phone"} & set(clean):
@@ -281,8 +286,8 @@ def update(db: Database, actor: Actor, account_id: int, expected_version: int, c
             clean["phone_key"] = phone_key(merged.get("phone")) or None
         clean["updated_at"] = now_ts(now)
         after = records.update_versioned(db, actor, "accounts", account_id, expected_version, clean,
-                                         entity="account", cur=cur)
-    hooks.notify(db, "accounts", [account_id])
+                                         entity="account", cur=cur, current=row)
+        hooks.notify(db, "accounts", [account_id])  # one commit with the save (see hooks)
     return after
 
 
@@ -383,9 +388,9 @@ def merge(db: Database, actor: Actor, survivor_id: int, duplicate_ids: list[int]
                      before={"duplicates": [{"id": r["id"], "name": r["name"], "owner_id": r["owner_id"]}
                                             for r in dups]},
                      after={"survivor": survivor_id, "moved": moved})
-    touched = [survivor_id, *dup_ids]
-    for table in ("accounts", "opportunities", "activities", "orders", "contracts"):
-        hooks.notify(db, table, touched)
+        touched = [survivor_id, *dup_ids]
+        for table in ("accounts", "opportunities", "activities", "orders", "contracts"):
+            hooks.notify(db, table, touched)  # the listeners' marks commit with the merge (see hooks)
     return moved
 
 

@@ -78,7 +78,7 @@ def log(db: Database, actor: Actor, *, kind: str, subject: str, account_id: int 
         if opp is not None:
             cur.execute("UPDATE opportunities SET last_activity_at = ? WHERE id = ? "
                         "AND (last_activity_at IS NULL OR last_activity_at < ?)", [when, opp["id"], when])
-    hooks.notify(db, "activities", [account_id])
+        hooks.notify(db, "activities", [account_id])  # one commit with the follow-up (see hooks)
     return new_id
 
 
@@ -100,7 +100,7 @@ def complete_task(db: Database, actor: Actor, activity_id: int, expected_version
         if row["account_id"] is not None:
             cur.execute("UPDATE accounts SET last_followup_at = ? WHERE id = ? "
                         "AND (last_followup_at IS NULL OR last_followup_at < ?)", [ts, row["account_id"], ts])
-    hooks.notify(db, "activities", [row["account_id"]])
+        hooks.notify(db, "activities", [row["account_id"]])  # one commit with the save (see hooks)
     return after
 
 

@@ -82,7 +82,8 @@ def hand_over(db: Database, actor: Actor, from_user_id: int, to_user_ids: list[i
         result = {"accounts": n_acc, "open_opportunities": n_opp, "open_tasks": n_task}
         audit.record(cur, actor, "handover", "user", from_user_id, before={"owner_id": from_user_id},
                      after={"to_user_ids": receivers, **result})
-    hooks.notify(db, "accounts", acc_ids)
+        hooks.notify(db, "accounts", acc_ids)  # the listeners' marks commit with the hand-over (see hooks)
+    # "any deal" (a listener may rebuild everything): after the commit, outside the hand-over's transaction
     hooks.notify(db, "opportunities", None)
     return result
 

@@ -84,7 +84,7 @@ def update_all(db: Database, actor: Actor | None = None, *, today: date | None =
                 "json_object('lifecycle', new), 'lifecycle rules' FROM _lifecycle", [actor.id, actor.login])
         finally:
             cur.unregister("_lifecycle")
-    hooks.notify(db, "accounts", changed["id"].to_list())
+        hooks.notify(db, "accounts", changed["id"].to_list())  # marks commit with the changes (see hooks)
     counts = changed.group_by("new").len()
     return dict(zip(counts["new"].to_list(), counts["len"].to_list()))
 

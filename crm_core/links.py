@@ -158,7 +158,7 @@ def set_parent(db: Database, actor: Actor, account_id: int, parent_id: int | Non
             parent_id = parent["id"]
         after = records.update_versioned(db, actor, "accounts", acct["id"], expected_version,
                                          {"parent_id": parent_id}, entity="account", cur=cur)
-    hooks.notify(db, "accounts", [acct["id"]])
+        hooks.notify(db, "accounts", [acct["id"]])  # one commit with the save (see hooks)
     return after
 
 

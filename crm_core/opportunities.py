@@ -23,9 +23,10 @@ from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.filters import PipelineFilter
 
-# What an edit needs to know of the stored deal (see accounts.fetch).
+# What an edit needs to know of the stored deal (see accounts.fetch): every column
+# `update` may change, so records.update_versioned need not read the row again.
 _OPP_COLS = ("id, name, owner_id, account_id, stage_id, status, amount, probability, expected_close, product_id, "
-             "lost_reason, version")
+             "lost_reason, stage_entered_at, closed_at, updated_at, version")
 DECISION_ROLES = ("decision_maker", "influencer", "evaluator", "champion", "blocker", "user")
 GRID_COLUMNS = ("name", "stage", "amount", "probability", "expected_close", "lost_reason")
 
@@ -206,9 +207,10 @@ def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any,
             cur.execute("UPDATE accounts SET lifecycle = 'prospect' WHERE id = ?", [acct["id"]])
         audit.record(cur, actor, "create", "opportunity", opp_id,
                      after={**row, **closing, "contacts": contacts or [], "team": team or []})
-    hooks.notify(db, "opportunities", [acct["id"]])
-    if new_account:
-        hooks.notify(db, "accounts", [acct["id"]])
+        # inside the transaction: the listeners' marks commit with the deal (see hooks)
+        hooks.notify(db, "opportunities", [acct["id"]])
+        if new_account:
+            hooks.notify(db, "accounts", [acct["id"]])
     return opp_id
 
 
@@ -252,7 +254,7 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
     if cur is None:
         with db.atomic() as tx:
             after = update(db, actor, opp_id, expected_version, changes, now=now, row_label=row_label, cur=tx)
-        hooks.notify(db, "opportunities", [after["account_id"]])
+            hooks.notify(db, "opportunities", [after["account_id"]])  # one commit with the save (see hooks)
         return after
     allowed = {"name", "stage_id", "amount", "probability", "expected_close", "product_id", "lost_reason"}
     unknown = set(changes) - allowed
@@ -297,7 +299,7 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
         return opp
     clean["updated_at"] = ts
     return records.update_versioned(db, actor, "opportunities", opp_id, expected_version, clean,
-                                    entity="opportunity", cur=cur)
+                                    entity="opportunity", cur=cur, current=opp)
 
 
 def apply_grid_edits(db: Database, actor: Actor, original: list[dict[str, Any]], edited: list[dict[str, Any]], *,
@@ -312,7 +314,6 @@ def apply_grid_edits(db: Database, actor: Actor, original: list[dict[str, Any]],
     stage_ids = stage_ids_by_name(db)
     saved: list[int] = []
     errors: list[CrmError] = []
-    touched: list[int] = []
     for n, (before, after) in enumerate(zip(original, edited), start=1):
         changes: dict[str, Any] = {}
         for col in GRID_COLUMNS:
@@ -332,13 +333,11 @@ def apply_grid_edits(db: Database, actor: Actor, original: list[dict[str, Any]],
             with db.atomic() as cur:
                 result = update(db, actor, int(before["id"]), int(before["version"]), changes, now=now,
                                 row_label=label, cur=cur)
+                hooks.notify(db, "opportunities", [result["account_id"]])  # commits with the row
         except CrmError as exc:
             errors.append(exc)
             continue
         saved.append(int(before["id"]))
-        touched.append(result["account_id"])
-    if touched:
-        hooks.notify(db, "opportunities", touched)
     return saved, errors
 
 

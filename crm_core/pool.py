@@ -123,10 +123,10 @@ def claim(db: Database, actor: Actor, account_id: int, *, now: datetime | None =
             _event(cur, account_id, actor.id, "claim", ts, None, actor.id)
             audit.record(cur, actor, "claim", "account", account_id, before={"owner_id": None},
                          after={"owner_id": actor.id, "claimed_at": ts})
+            hooks.notify(db, "accounts", [account_id])  # one commit with the claim (see hooks)
     except duckdb.TransactionException:
         # Another process wrote the same row first.
         raise CrmError(f"Account {account_id} was just claimed by someone else.") from None
-    hooks.notify(db, "accounts", [account_id])
     return {"account_id": account_id, "owner_id": actor.id, "claimed_at": ts, "claims_left": limit - done_today - 1}
 
 
@@ -146,7 +146,7 @@ def release(db: Database, actor: Actor, account_id: int, reason: str, *, now: da
         _event(cur, account_id, row["owner_id"], "release", ts, reason, actor.id)
         audit.record(cur, actor, "release", "account", account_id, before={"owner_id": row["owner_id"]},
                      after={"owner_id": None}, note=reason)
-    hooks.notify(db, "accounts", [account_id])
+        hooks.notify(db, "accounts", [account_id])  # one commit with the release (see hooks)
     return account_id
 
 
@@ -224,7 +224,7 @@ def sweep(db: Database, actor: Actor | None = None, *, today: date | None = None
                 "json_object('owner_id', NULL), ? FROM _swept", [actor.id, actor.login, reason])
         finally:
             cur.unregister("_swept")
-    hooks.notify(db, "accounts", ids)
+        hooks.notify(db, "accounts", ids)  # the listeners' marks commit with the sweep (see hooks)
     return ids
 
 
@@ -324,12 +324,13 @@ def assign(db: Database, actor: Actor, *, account_ids: list[int] | None = None,
                              after={"owner_id": user}, note=f"rule {n} ({rule['kind']})")
                 done.append({"account_id": acc_id, "account": name, "user_id": user, "rule": n})
                 break
+        if done:
+            hooks.notify(db, "accounts", [d["account_id"] for d in done])  # commits with the assignments
     if done:
         names = dict(db.rows("SELECT id, display_name FROM users WHERE id IN (SELECT unnest(?::BIGINT[]))",
                              [[d["user_id"] for d in done]]))
         for d in done:
             d["user"] = names.get(d["user_id"])
-        hooks.notify(db, "accounts", [d["account_id"] for d in done])
     return done
 
 

@@ -33,24 +33,34 @@ def update_versioned(
     *,
     entity: str | None = None,
     cur: Any = None,
+    current: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Apply `changes` to row `row_id` of `table` if its version is `expected_version`.
 
     Column names in `changes` are crm_core's own (never user text). Returns the
     row after the change. Runs in the caller's transaction when `cur` is given.
+
+    `current`: the row as the caller already read it in this transaction
+    (`cur`), holding at least `version` and every column of `changes`; it saves
+    reading the row again (a point read costs ~1 ms at 1M rows). The row
+    returned is then `current` with the changes. A stale edit still reads the
+    whole current row for the error.
     """
     if cur is None:
         with db.atomic() as tx:
-            return update_versioned(db, actor, table, row_id, expected_version, changes, entity=entity, cur=tx)
-    before = fetch_row(cur, table, row_id)
+            return update_versioned(db, actor, table, row_id, expected_version, changes, entity=entity, cur=tx,
+                                    current=current)
+    usable = current is not None and "version" in current and all(k in current for k in changes)
+    before = current if usable else fetch_row(cur, table, row_id)
     if before is None:
         raise NotFound(f"{entity or table} {row_id} does not exist (it may have been deleted).")
     if before["version"] != expected_version:
+        full = fetch_row(cur, table, row_id) if usable else before
         raise StaleEditError(
             f"{(entity or table).capitalize()} {row_id} was changed by someone else since you loaded it "
             f"(your copy is version {expected_version}, the current one is version {before['version']}). "
             "Your change was not applied; review the current values and try again.",
-            current=before,
+            current=full,
         )
     real = {k: v for k, v in changes.items() if before.get(k) != v}
     if not real:

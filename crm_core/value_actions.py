@@ -86,7 +86,7 @@ def create_followup_tasks(db: Database, actor: Actor, account_ids: list[int], *,
                      after={"subject": subject, "due_date": due_date, "activity_ids": new_ids,
                             "account_ids": [a for a, _ in allowed]},
                      note=f"value ranking: {len(new_ids)} follow-up tasks")
-    hooks.notify(db, "activities", [a for a, _ in allowed])
+        hooks.notify(db, "activities", [a for a, _ in allowed])  # one commit with the tasks (see hooks)
     return {"created": len(new_ids), "skipped": len(ids) - len(allowed), "activity_ids": new_ids}
 
 
