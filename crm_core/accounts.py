@@ -67,7 +67,8 @@ def fetch(cur: Any, table: str, row_id: int, columns: str) -> dict[str, Any] | N
     return dict(zip(names, row)) if row else None
 
 
-_ACCOUNT_COLS = "id, name, owner_id, merged_into_id, region, lifecycle, parent_id, tax_id, phone, claimed_at, created_at"
+# What the writes of other modules need of an account (require_owned, deal entry).
+ACCOUNT_COLS = "id, name, owner_id, merged_into_id, region, lifecycle, parent_id, tax_id, phone, claimed_at, created_at"
 
 
 def phone_key(phone: str | None) -> str:
@@ -254,7 +255,7 @@ def get(db: Database, actor: Actor, account_id: int) -> dict[str, Any]:
 
 def require_owned(cur: Any, actor: Actor, account_id: int, what: str) -> dict[str, Any]:
     """The account row, if the actor may work on it (it is theirs or their team's, not in the pool)."""
-    return check_owned(actor, fetch(cur, "accounts", account_id, _ACCOUNT_COLS), account_id, what)
+    return check_owned(actor, fetch(cur, "accounts", account_id, ACCOUNT_COLS), account_id, what)
 
 
 def check_owned(actor: Actor, row: dict[str, Any] | None, account_id: int, what: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import polars as pl
 
 from crm_core import accounts, audit, hooks, records
 from crm_core.access import Actor, owner_scope, require, require_pipeline_edit
-from crm_core.db import Database
+from crm_core.db import Database, quote_ident
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.filters import PipelineFilter
 
@@ -117,14 +117,55 @@ def _close_date(value: Any, row: str = "") -> date | None:
                               field="expected_close", value=value) from None
 
 
-def _stage(cur: Any, stage_id: Any, row: str = "") -> dict[str, Any]:
-    found = None
-    if stage_id not in (None, ""):
-        found = accounts.fetch(cur, "stages", int(stage_id), "id, name, is_won, is_lost, active")
+_STAGE_COLS = ("id", "name", "is_won", "is_lost", "active")
+
+
+def _stage_key(stage_id: Any) -> int | None:
+    """The stage id as a number, None when it is blank or not a number (`_valid_stage` refuses it)."""
+    try:
+        return None if stage_id in (None, "") else int(stage_id)
+    except (TypeError, ValueError):
+        return None
+
+
+def _valid_stage(found: dict[str, Any] | None, stage_id: Any, row: str = "") -> dict[str, Any]:
+    """The stage row read for `stage_id`, if it is an active stage."""
     if found is None or not found["active"]:
         raise ValidationError(f"{row}Stage {stage_id!r} is not one of the configured stages.", field="stage_id",
                               value=stage_id)
     return found
+
+
+def _with_stage(cur: Any, table: str, row_id: int, columns: str, stage_id: int | None,
+                user_id: int | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None, Any]:
+    """(row's `columns` by id, the stage `stage_id` or None, user `user_id`'s department) in one statement.
+
+    A save runs a handful of point statements on million-row tables, and each
+    costs about 1 ms whatever it reads: three lookups as one keep it in budget.
+    `columns` is crm_core's own text.
+    """
+    names = [c.strip() for c in columns.split(",")]
+    select = ["r." + quote_ident(c) for c in names]
+    joins, params = [], []
+    if stage_id is not None:
+        select += ["s." + c for c in _STAGE_COLS]
+        joins.append("LEFT JOIN stages s ON s.id = ?")
+        params.append(stage_id)
+    if user_id is not None:
+        select.append("u.department_id")
+        joins.append("LEFT JOIN users u ON u.id = ?")
+        params.append(user_id)
+    found = cur.execute(f"SELECT {', '.join(select)} FROM {quote_ident(table)} r {' '.join(joins)} WHERE r.id = ?",
+                        [*params, row_id]).fetchone()
+    if found is None:
+        return None, None, None
+    row = dict(zip(names, found))
+    rest = found[len(names):]
+    stage = None
+    if stage_id is not None:
+        stage = dict(zip(_STAGE_COLS, rest))
+        stage, rest = (stage if stage["id"] is not None else None), rest[len(_STAGE_COLS):]
+    return row, stage, (rest[0] if user_id is not None else None)
 
 
 def stage_ids_by_name(db: Database) -> dict[str, int]:
@@ -185,12 +226,13 @@ def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any,
             account_id = accounts.create(db, actor, now=now, cur=cur, owner_id=owner, **new_account)
         if account_id in (None, ""):
             raise ValidationError("Choose the deal's account, or enter a new one.", field="account_id")
-        acct = accounts.require_owned(cur, actor, int(account_id), "enter deals on it")
-        stage = _stage(cur, stage_id)
+        found, stage, dept = _with_stage(cur, "accounts", int(account_id), accounts.ACCOUNT_COLS, _stage_key(stage_id),
+                                         owner)
+        acct = accounts.check_owned(actor, found, int(account_id), "enter deals on it")
+        stage = _valid_stage(stage, stage_id)
         if product_id is not None and accounts.fetch(cur, "products", int(product_id), "id") is None:
             raise ValidationError(f"Product {product_id} does not exist.", field="product_id", value=product_id)
-        dept = cur.execute("SELECT department_id FROM users WHERE id = ?", [owner]).fetchone()
-        row = {"account_id": acct["id"], "name": name, "owner_id": owner, "department_id": dept[0] if dept else None,
+        row = {"account_id": acct["id"], "name": name, "owner_id": owner, "department_id": dept,
                "product_id": product_id, "stage_id": stage["id"], "amount": amount_d, "probability": prob,
                "expected_close": close, "created_at": ts, "stage_entered_at": ts, "last_activity_at": ts,
                "status": "open", "source": (source or "").strip() or None, "region": acct["region"],
@@ -261,7 +303,8 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
     if unknown:
         raise ValidationError(f"{row_label}Opportunities have no editable field {sorted(unknown)[0]!r}.")
     ts = accounts.now_ts(now)
-    opp = accounts.fetch(cur, "opportunities", opp_id, _OPP_COLS)
+    wanted = changes.get("stage_id")
+    opp, stage, _ = _with_stage(cur, "opportunities", opp_id, _OPP_COLS, _stage_key(wanted))
     if opp is None:
         raise NotFound(f"{row_label}Opportunity {opp_id} does not exist.")
     require_pipeline_edit(actor, opp["owner_id"], "edit this opportunity")
@@ -284,8 +327,8 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
         # Let update_versioned refuse it with the current values, before any history is written.
         return records.update_versioned(db, actor, "opportunities", opp_id, expected_version, clean,
                                         entity="opportunity", cur=cur)
-    if "stage_id" in changes and changes["stage_id"] is not None and int(changes["stage_id"]) != opp["stage_id"]:
-        stage = _stage(cur, changes["stage_id"], row_label)
+    if wanted is not None and (_stage_key(wanted) is None or _stage_key(wanted) != opp["stage_id"]):
+        stage = _valid_stage(stage, wanted, row_label)
         clean.update(_stage_change(cur, actor, opp, stage, changes.get("lost_reason"), ts, row_label))
     elif "lost_reason" in changes and opp["status"] == "lost":
         clean["lost_reason"] = (changes["lost_reason"] or "").strip() or opp["lost_reason"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from crm_core import accounts, hooks, opportunities, records
-from crm_core.errors import StaleEditError
+from crm_core.errors import StaleEditError, ValidationError
 from tests.test_accounts_seed import NOW, actor, fresh
 
 hooks.load_listeners()
@@ -122,3 +122,30 @@ def test_update_versioned_reads_the_row_when_current_lacks_a_column(deal):
         records.update_versioned(db, ann, "opportunities", oid, 2, {"amount": 1},
                                  current={"version": 3, "amount": Decimal("1000.00")})
     assert err.value.current["name"] == "Acme widgets"  # the whole current row, read for the message
+
+
+@pytest.mark.parametrize("stage", [99, "x", ""])
+def test_a_move_to_an_unknown_stage_is_refused_by_name_and_changes_nothing(deal, stage):
+    # the stage is read in the same statement as the deal (opportunities._with_stage)
+    db, ann, aid, oid = deal
+    with pytest.raises(ValidationError, match="not one of the configured stages"):
+        opportunities.update(db, ann, oid, 1, {"stage_id": stage, "amount": 5}, now=NOW)
+    assert db.one("SELECT stage_id, amount, version FROM opportunities WHERE id = ?", [oid]) == {
+        "stage_id": 1, "amount": Decimal("1000.00"), "version": 1}
+    assert _state(db, "opportunity", oid, aid)[1:] == (0, 0)
+
+
+def test_deal_entry_reads_account_stage_and_owner_department_together(deal):
+    db, ann, aid, oid = deal
+    bob = actor(db, "bob")  # dept 1, like ann; cat is in dept 2
+    new = opportunities.create(db, actor(db, "boss1"), name="Team deal", stage_id=2, amount=1,
+                               expected_close="2026-09-30", account_id=aid, owner_id=bob.id, now=NOW)
+    assert db.one("SELECT owner_id, department_id, stage_id FROM opportunities WHERE id = ?", [new]) == {
+        "owner_id": bob.id, "department_id": 1, "stage_id": 2}
+    admin = actor(db, "admin")
+    other = opportunities.create(db, admin, name="West deal", stage_id=1, amount=1, expected_close="2026-09-30",
+                                 account_id=aid, owner_id=5, now=NOW)
+    assert db.scalar("SELECT department_id FROM opportunities WHERE id = ?", [other]) == 2
+    with pytest.raises(ValidationError, match="not one of the configured stages"):
+        opportunities.create(db, ann, name="Nowhere", stage_id=42, amount=1, expected_close="2026-09-30",
+                             account_id=aid, now=NOW)
