@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui.i18n import language_picker, t
 from ui.login import login_view, logout
-from ui.session import current_actor, get_db, keep_token, run_daily_jobs_after_draw
+from ui.session import current_actor, get_db, keep_token, run_daily_jobs_after_draw, warm_up_after_draw
 
 # A local image: a ":material/…" or emoji favicon makes the browser fetch it from Google's servers.
 st.set_page_config(page_title="Panorama", page_icon=str(Path(__file__).parent / "ui" / "assets" / "panorama.png"),
@@ -44,4 +44,6 @@ else:
             st.rerun()
 
 nav.run()
+# After the page is drawn: work the first page need not wait for.
+warm_up_after_draw()
 run_daily_jobs_after_draw(db)

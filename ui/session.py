@@ -62,6 +62,25 @@ def run_daily_jobs_after_draw(db: Database) -> None:
         _jobs_checked_on[db.path] = today
 
 
+_warmed = False
+
+
+def warm_up_after_draw() -> None:
+    """Import what the first signed-in page needs, while the user reads the sign-in page.
+
+    Streamlit turns every table into pandas (st.dataframe, st.data_editor):
+    importing pandas and pyarrow's converters takes 0.4-1 s on a loaded
+    2-core machine, which the first page after signing in would otherwise wait for.
+    """
+    global _warmed
+    if _warmed:
+        return
+    import polars as pl
+
+    pl.DataFrame({"warm": [1]}).to_pandas()
+    _warmed = True
+
+
 def get_db() -> Database:
     """The process-wide database; a page that cannot open it shows why and stops."""
     try:
