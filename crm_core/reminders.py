@@ -197,21 +197,21 @@ def _firsts(db: Database, actor: Actor, params: dict[str, Any], limit: int) -> t
                                                                                       dict[str, list[int]]]:
     """Every list's full count and the ids of its first `limit` rows, each table scanned once."""
     p = dict(params, limit=limit)
-    by_source: dict[str, list[str]] = {}
+    by_source: dict[tuple[str, str], list[str]] = {}
     for kind in KINDS:
         spec = _LISTS[kind]
-        by_source.setdefault(f"{spec.table} {spec.alias} {spec.joins}", []).append(kind)
+        by_source.setdefault((f"{spec.table} {spec.alias} {spec.joins}", spec.owner), []).append(kind)
     parts = []
-    for source, kinds in by_source.items():
+    for (source, _owner), kinds in by_source.items():
+        # the lists over one table and owner column share one row rule, pushed into the scan
+        scope = _where(actor, _LISTS[kinds[0]], kinds[0], p)
         cols, conds = [], []
         for kind in kinds:
             spec = _LISTS[kind]
-            cols.append(f"count(*) FILTER (WHERE {spec.rows} AND {_where(actor, spec, kind, p)}) AS {kind}_n")
-            cols.append(f"min_by({spec.alias}.id, {spec.key}, $limit) FILTER (WHERE {spec.rows} AND "
-                        f"{_where(actor, spec, kind, p)}) AS {kind}_ids")
+            cols.append(f"count(*) FILTER (WHERE {spec.rows}) AS {kind}_n")
+            cols.append(f"min_by({spec.alias}.id, {spec.key}, $limit) FILTER (WHERE {spec.rows}) AS {kind}_ids")
             conds.append(f"({spec.rows})")
-        # the pre-filter lets DuckDB skip rows on no list before computing the per-list conditions
-        parts.append(f"(SELECT {', '.join(cols)} FROM {source} WHERE {' OR '.join(conds)})")
+        parts.append(f"(SELECT {', '.join(cols)} FROM {source} WHERE {scope} AND ({' OR '.join(conds)}))")
     row = _query(db, "SELECT * FROM " + ", ".join(parts), p).row(0, named=True)
     return ({k: int(row[f"{k}_n"]) for k in KINDS}, {k: list(row[f"{k}_ids"] or []) for k in KINDS})
 

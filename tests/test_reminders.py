@@ -155,6 +155,8 @@ def test_first_rows_and_counts_match_the_full_lists(demo_db, login):
     for kind in reminders.KINDS:
         assert every[kind].cast(full[kind].schema).rows() == full[kind].rows(), kind
         assert every.counts[kind] == full[kind].height
+        # the first rows fetched by id have the same columns and types as the whole list
+        assert reminders.all_reminders(demo_db, who, today=TODAY, limit=2)[kind].schema == every[kind].schema
 
 
 def test_limit_must_be_positive(demo_db):
