@@ -10,6 +10,7 @@ import pytest
 
 from crm_core import accounts, hooks, opportunities, records
 from crm_core.errors import StaleEditError, ValidationError
+from crm_core.names import normalize_company_name
 from tests.test_accounts_seed import NOW, actor, fresh
 
 hooks.load_listeners()
@@ -149,3 +150,15 @@ def test_deal_entry_reads_account_stage_and_owner_department_together(deal):
     with pytest.raises(ValidationError, match="not one of the configured stages"):
         opportunities.create(db, ann, name="Nowhere", stage_id=42, amount=1, expected_close="2026-09-30",
                              account_id=aid, now=NOW)
+
+
+def test_account_edit_reads_only_what_it_needs_and_keeps_keys_current(deal):
+    db, ann, aid, oid = deal
+    after = accounts.update(db, ann, aid, 1, {"name": "Acme Holdings", "phone": "+86 10 5555 1234"}, now=NOW)
+    row = db.one("SELECT name, normalized_name, phone_key, version, updated_at FROM accounts WHERE id = ?", [aid])
+    assert row == {"name": "Acme Holdings", "normalized_name": normalize_company_name("Acme Holdings"),
+                   "phone_key": "861055551234", "version": 2, "updated_at": NOW}
+    assert {k: after[k] for k in row} == row and after["owner_id"] == ann.id
+    with pytest.raises(StaleEditError) as err:
+        accounts.update(db, ann, aid, 1, {"industry": "Retail"}, now=NOW)
+    assert err.value.current["notes"] is None and err.value.current["phone"] == "+86 10 5555 1234"
