@@ -109,9 +109,12 @@ _ADJACENCY_LOCK = threading.Lock()
 
 
 def _adjacency(db: Database) -> _Adjacency:
+    """The adjacency as of `db.data_version` (read again after any committed write)."""
     version = db.data_version
+    # inside an open transaction the reads see uncommitted rows that a rollback may undo: read, don't keep
+    in_transaction = getattr(getattr(db, "_local", None), "tx", None) is not None
     with _ADJACENCY_LOCK:
-        hit = _ADJACENCY.get(db)
+        hit = None if in_transaction else _ADJACENCY.get(db)
     if hit is not None and hit[0] == version:
         return hit[1]
     parents = db.query("SELECT id, parent_id, merged_into_id IS NULL AS live FROM accounts "
@@ -126,8 +129,9 @@ def _adjacency(db: Database) -> _Adjacency:
         links.select(src="from_id", dst="to_id", rel=pl.col("kind").replace(_REVERSED), kind="kind"),
     ]).cast(_STEP_SCHEMA)
     adj = _Adjacency(parents=parents.drop("live"), links=links, steps=steps)
-    with _ADJACENCY_LOCK:
-        _ADJACENCY[db] = (version, adj)
+    if not in_transaction:
+        with _ADJACENCY_LOCK:
+            _ADJACENCY[db] = (version, adj)
     return adj
 
 

@@ -189,3 +189,18 @@ def test_a_new_link_shows_at_once(bad):
     links.set_parent(bad, ADMIN, 10, 3, version)
     assert set(graph.account_group(bad, ADMIN, 10, depth=1).nodes["id"]) == {10, 2, 3}
     _check(bad, ADMIN, 10, 3)
+
+
+def test_a_walk_inside_a_rolled_back_transaction_is_not_kept(bad):
+    """Reads inside an open transaction see its rows; after a rollback the next walk must not."""
+    assert set(graph.account_group(bad, ADMIN, 10, depth=1).nodes["id"]) == {10}
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        with bad.atomic() as cur:
+            cur.execute("INSERT INTO account_links (from_account_id, to_account_id, kind) VALUES (10, 2, 'partner_of')")
+            assert set(graph.account_group(bad, ADMIN, 10, depth=1).nodes["id"]) == {10, 2}
+            raise Undo
+    assert set(graph.account_group(bad, ADMIN, 10, depth=1).nodes["id"]) == {10}
