@@ -293,6 +293,9 @@ def compact_facts(db: Database) -> int:
 _seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+_STALE = "stale"  # plan_facts_state.fingerprint after an "any account" notice: rebuild on the next read
+
+
 def ensure_facts(db: Database) -> None:
     """Bring the facts up to date before a read: the accounts the hooks queued,
     or everything when the sources changed behind the hooks' back (a bulk load).
@@ -305,8 +308,9 @@ def ensure_facts(db: Database) -> None:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
         queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
         current = _fingerprint(cur, full=False)
-    if stored is None:
-        # never built: queued accounts (e.g. from the daily jobs) are only part of the picture
+    if stored is None or stored[0] == _STALE:
+        # never built: queued accounts (e.g. from the daily jobs) are only part of the picture;
+        # or a bulk change said "any account"
         rebuild_facts(db)
     elif queued:
         refresh_accounts(db)
@@ -320,18 +324,21 @@ def ensure_facts(db: Database) -> None:
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
     """Queue the accounts; the next read recomputes them in one pass (a write stays fast).
 
-    "Any account" (None) recomputes everything now, unless nothing changed
-    since the facts were built (several bulk notifications in a row).
+    "Any account" (None) marks the facts stale, unless nothing changed since
+    they were built (several bulk notifications in a row): the next read, or
+    `derived.refresh_all`, rebuilds them, so a bulk writer (an import of a
+    million rows) does not wait for it.
     """
     if db.read_only:
         return
     if account_ids is None:
-        with db.cursor() as cur:
+        with db.atomic() as cur:
             stored = cur.execute("SELECT full_fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
             queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
             unchanged = stored is not None and not queued and stored[0] == _fingerprint(cur, full=True)
-        if not unchanged:
-            rebuild_facts(db)
+            if not unchanged:
+                cur.execute("UPDATE plan_facts_state SET fingerprint = ?, full_fingerprint = NULL WHERE id = 1",
+                            [_STALE])
         return
     with db.atomic() as cur:
         # -1 stands for "deals without an account", which every refresh recomputes anyway
