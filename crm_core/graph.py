@@ -183,7 +183,7 @@ def account_group(db: Database, actor: Actor, account_id: int, *, depth: int = 3
     if root["merged_into_id"] is not None:
         raise NotFound(f"Account {account_id} was merged into account {root['merged_into_id']}; open that one.")
     adj = _adjacency(db)
-    steps = adj.steps if len(kinds) == len(LINK_KINDS) else adj.steps.filter(pl.col("kind").is_in(kinds))
+    steps = adj.steps if set(kinds) == set(LINK_KINDS) else adj.steps.filter(pl.col("kind").is_in(kinds))
     walk = _walk(steps, int(account_id), depth)
     total = walk.height
     walk = walk.head(cap).with_columns(relation=pl.col("rels").list.last(),

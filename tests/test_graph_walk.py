@@ -170,7 +170,9 @@ def test_bad_data_matches_the_sql_walk(bad, login):
                 _check(bad, actor, root, depth)
             for cap in (1, 4):
                 _check(bad, actor, root, 10, cap=cap)
-            for fams in (["hierarchy"], ["supply"], ["partner", "competitor"], []):
+            # (a family named twice must not count as another one)
+            for fams in (["hierarchy"], ["supply"], ["partner", "competitor"], [],
+                         ["hierarchy", "hierarchy", "supply", "partner"]):
                 _check(bad, actor, root, 10, families=fams)
     _check(bad, actor, 12, 2)
     g = _check(bad, actor, 1, 10)
