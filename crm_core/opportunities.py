@@ -54,12 +54,18 @@ def list_open(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, 
     )
 
 
-def grid_rows(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int = 500) -> pl.DataFrame:
-    """The editable grid: the actor's own open deals (a manager's: the team's), with their versions."""
-    flt = flt or PipelineFilter()
+def _grid_scope(actor: Actor, flt: PipelineFilter) -> tuple[str, list[Any]]:
+    """The grid's deals: the actor's own open deals (a manager's: the team's), filtered."""
     scope, sp = owner_scope(actor, "o.owner_id")
     mine = "o.owner_id = ?" if actor.role == "rep" else "TRUE"
     where, wp = flt.where("o", date_column=None)
+    return (f"o.status = 'open' AND {scope} AND {mine} AND {where}",
+            [*sp, *([actor.id] if mine != "TRUE" else []), *wp])
+
+
+def grid_rows(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, limit: int = 500) -> pl.DataFrame:
+    """The editable grid: the first `limit` of the actor's open deals by expected close, with their versions."""
+    cond, params = _grid_scope(actor, flt or PipelineFilter())
     return db.query(
         f"""
         SELECT o.id, o.name, a.name AS account, s.name AS stage, o.amount, o.probability, o.expected_close,
@@ -68,12 +74,20 @@ def grid_rows(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, 
         JOIN stages s ON s.id = o.stage_id
         LEFT JOIN accounts a ON a.id = o.account_id
         LEFT JOIN users u ON u.id = o.owner_id
-        WHERE o.status = 'open' AND {scope} AND {mine} AND {where}
+        WHERE {cond}
         ORDER BY o.expected_close NULLS LAST, o.id
         LIMIT ?
         """,
-        [*sp, *([actor.id] if mine != "TRUE" else []), *wp, limit],
+        [*params, limit],
     )
+
+
+def grid_totals(db: Database, actor: Actor, flt: PipelineFilter | None = None) -> dict[str, Any]:
+    """Count and amount of every deal the grid covers (the grid itself shows only the first rows)."""
+    cond, params = _grid_scope(actor, flt or PipelineFilter())
+    row = db.one(f"SELECT count(*) AS count, coalesce(sum(o.amount), 0) AS amount FROM opportunities o WHERE {cond}",
+                 params)
+    return {"count": int(row["count"]), "amount": row["amount"]} if row else {"count": 0, "amount": 0}
 
 
 # -- validation -------------------------------------------------------------

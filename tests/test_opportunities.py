@@ -157,3 +157,20 @@ def test_playbook_shown_on_deal_and_editable_by_managers(deal):
         opportunities.set_playbook(db, ann, 1, 1, ["x"])
     opportunities.set_playbook(db, actor(db, "boss1"), 1, 1, ["Call", " ", "Qualify"])
     assert opportunities.get(db, ann, oid)["playbook"] == ["Call", "Qualify"]
+
+
+def test_grid_totals_cover_every_deal_not_only_the_rows_shown(demo_db):
+    """The grid shows the first rows; its count and amount are over every deal it covers (independent SQL)."""
+    from crm_core.access import load_actor
+
+    admin = load_actor(demo_db, "admin")
+    rows = opportunities.grid_rows(demo_db, admin, limit=50)
+    totals = opportunities.grid_totals(demo_db, admin)
+    n, amount = demo_db.rows("SELECT count(*), sum(amount) FROM opportunities WHERE status = 'open'")[0]
+    assert rows.height == 50 < n
+    assert totals == {"count": n, "amount": amount}
+    rep = load_actor(demo_db, "rep2")
+    n, amount = demo_db.rows("SELECT count(*), coalesce(sum(amount), 0) FROM opportunities WHERE status = 'open' "
+                             "AND owner_id = ?", [rep.id])[0]
+    assert opportunities.grid_totals(demo_db, rep) == {"count": n, "amount": amount}
+    assert opportunities.grid_rows(demo_db, rep).height == min(n, 500)

@@ -35,12 +35,15 @@ def _snapshot(db: Database, actor: Actor, flt: PipelineFilter) -> dict:
 def render(db: Database, actor: Actor, flt: PipelineFilter) -> None:
     snap = _snapshot(db, actor, flt)
     rows = snap["rows"]
+    totals = cached(opportunities.grid_totals, db, actor, flt)
     c1, c2 = st.columns(2)
-    c1.metric(t("pipeline.open_count"), f"{rows.height:,}")
-    c2.metric(t("pipeline.open_amount"), f"{float(rows['amount'].sum() or 0):,.0f}")
+    c1.metric(t("pipeline.open_count"), f"{totals['count']:,}")
+    c2.metric(t("pipeline.open_amount"), f"{float(totals['amount'] or 0):,.0f}")
     if rows.height == 0:
         st.info(t("pipeline.grid.empty"))
         return
+    if totals["count"] > rows.height:
+        st.caption(t("pipeline.grid.first_rows", shown=rows.height, total=totals["count"]))
     if not actor.can_edit_pipeline:
         frame(rows, t("pipeline.none"))
         return

@@ -2,6 +2,9 @@ STRINGS = {
     "pipeline.title": ("Pipeline", "销售管道"),
     "pipeline.open_count": ("Open opportunities", "进行中的商机"),
     "pipeline.open_amount": ("Open amount", "进行中金额"),
+    "pipeline.grid.first_rows": ("Showing the {shown:,} deals closing soonest of {total:,}; narrow the filters "
+                                 "to edit others.",
+                                 "显示 {total:,} 个商机中最早预计成交的 {shown:,} 个；缩小筛选范围以编辑其他商机。"),
     "pipeline.tab.deals": ("My opportunities", "我的商机"),
     "pipeline.tab.new": ("New entry", "新建录入"),
     "pipeline.tab.followups": ("Follow-ups", "跟进记录"),
