@@ -22,20 +22,34 @@ language_picker()
 actor = current_actor(db)
 keep_token()
 
+# (script, title key, icon); the pipeline is the default page at "/"
+PAGES = [
+    ("pages/pipeline.py", "nav.pipeline", ":material/view_kanban:"),
+    ("pages/forecast.py", "nav.forecast", ":material/filter_alt:"),
+    ("pages/plan_vs_actual.py", "nav.plan", ":material/flag:"),
+    ("pages/relationships.py", "nav.relationships", ":material/hub:"),
+    ("pages/value_ranking.py", "nav.value", ":material/workspace_premium:"),
+    ("pages/import_export.py", "nav.import", ":material/upload_file:"),
+    ("pages/settings.py", "nav.settings", ":material/settings:"),
+    ("pages/audit_log.py", "nav.audit", ":material/history:"),
+]
+
 if actor is None:
-    nav = st.navigation([st.Page(login_view, title=t("login.title"), icon=":material/login:")])
+    # Every page's address shows the sign-in form, so a bookmark or a shared link does not end in
+    # "page not found"; after signing in, the same address opens that page.
+    login = [st.Page(login_view, title=t("login.title"), icon=":material/login:", default=True)]
+    login += [st.Page(login_view, title=t("login.title"), url_path=Path(script).stem) for script, _, _ in PAGES]
+    nav = st.navigation(login, position="hidden")
 else:
-    pages = [
-        st.Page("pages/pipeline.py", title=t("nav.pipeline"), icon=":material/view_kanban:", default=True),
-        st.Page("pages/forecast.py", title=t("nav.forecast"), icon=":material/filter_alt:"),
-        st.Page("pages/plan_vs_actual.py", title=t("nav.plan"), icon=":material/flag:"),
-        st.Page("pages/relationships.py", title=t("nav.relationships"), icon=":material/hub:"),
-        st.Page("pages/value_ranking.py", title=t("nav.value"), icon=":material/workspace_premium:"),
-        st.Page("pages/import_export.py", title=t("nav.import"), icon=":material/upload_file:"),
-        st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:"),
-    ]
+    pages = [st.Page(script, title=t(key), icon=icon, default=i == 0)
+             for i, (script, key, icon) in enumerate(PAGES) if script != "pages/audit_log.py"]
+    # the default page is served at "/" (its own address is reserved but answers "page not found");
+    # a hidden alias makes the page's address, from a bookmark or the sign-in form, open it too
+    pages[0] = st.Page(PAGES[0][0], title=t(PAGES[0][1]), icon=PAGES[0][2], url_path="start", default=True)
+    pages.append(st.Page(PAGES[0][0], title=t(PAGES[0][1]), url_path=Path(PAGES[0][0]).stem, visibility="hidden"))
     if actor.role == "admin":
-        pages.append(st.Page("pages/audit_log.py", title=t("nav.audit"), icon=":material/history:"))
+        script, key, icon = PAGES[-1]
+        pages.append(st.Page(script, title=t(key), icon=icon))
     nav = st.navigation(pages)
     with st.sidebar:
         st.caption(t("signed_in_as", name=actor.display_name, role=t(f"role.{actor.role}")))
