@@ -7,8 +7,9 @@ product bought), never from the order lines on a page view.
 Kept current three ways:
 - a `hooks.on_change` listener, after a committed write to orders, payments,
   contracts, activities, opportunities or accounts, records the accounts
-  touched in `value_summary_dirty` (a write stays a few milliseconds); the
-  next value read recomputes just those in one batch (`refresh`).
+  touched in `value_summary_dirty` (a write stays a few milliseconds), or -1
+  for "any account" after a bulk change; the next value read (or
+  `derived.refresh_all`) recomputes just those in one batch, or everything.
 - `rebuild(db)` recomputes everything in bulk (demo, benchmark loads, imports).
 - `ensure_current(db)` runs before each read: it refreshes the dirty accounts,
   then compares a cheap fingerprint
@@ -209,8 +210,6 @@ def mark_dirty(db: Database, account_ids: list[int] | None) -> None:
 
 @hooks.on_change(*SOURCE_TABLES)
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
-    if account_ids is None:
-        refresh(db, None)  # a bulk load: rebuild now (once; the other tables' notices find it current)
-    else:
-        # only a note: a single-row write stays cheap; the next value read recomputes these accounts
-        mark_dirty(db, account_ids)
+    # only a note, so the writer does not wait: the next value read (or `derived.refresh_all`)
+    # recomputes these accounts, or everything after a bulk change ("any account", None)
+    mark_dirty(db, account_ids)
