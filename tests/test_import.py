@@ -307,3 +307,19 @@ def test_every_other_entity_loads_and_undoes(demo_db, tmp_path):
     for batch in reversed([*batches, again.batch_id]):
         importer.undo(demo_db, SYSTEM, batch)
     assert data_sums(demo_db) == before
+
+
+def test_imported_ids_are_a_reserved_block_and_later_rows_follow_it(db, tmp_path):
+    """New rows take ids from one reserved block; the next row made any other way gets an id after it."""
+    f = tmp_path / "acc.csv"
+    f.write_text("name,industry\nAlpha Ltd,IT\n,IT\nGamma Ltd,IT\nDelta Ltd,IT\n", encoding="utf-8")
+    r = importer.import_file(db, SYSTEM, "accounts", f, allow_partial=True)   # row 2 has no name: rejected
+    assert (r.created, r.rejected) == (3, 1)
+    ids = [i for (i,) in db.rows("SELECT id FROM accounts ORDER BY id")]
+    assert len(set(ids)) == 3
+    with db.atomic() as cur:
+        nxt = cur.execute("SELECT nextval('seq_accounts')").fetchall()[0][0]
+    assert nxt > max(ids)
+    f.write_text("name\nEpsilon Ltd\n", encoding="utf-8")
+    importer.import_file(db, SYSTEM, "accounts", f)
+    assert db.scalar("SELECT id FROM accounts WHERE name = 'Epsilon Ltd'") > nxt
