@@ -114,8 +114,9 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
         first = cur.execute(f"SELECT nextval('{seq}')").fetchall()[0][0] if rows[0] else 0
         if rows[0]:
             cur.execute(f"SELECT setval('{seq}', ?)", [first + rows[1]])
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_ids AS SELECT _row, ?::BIGINT + _row AS id FROM {STG} "
-                    "WHERE _action = 'create'", [first])
+        if st.self_refs:  # rows pointing at rows of the same file find their new ids here
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_ids AS SELECT _row, ?::BIGINT + _row AS id FROM {STG} "
+                        "WHERE _action = 'create'", [first])
         cur.execute(
             f"INSERT INTO {table} (id, {', '.join(quote_ident(c) for c in out)}, import_batch_id) "
             f"SELECT ?::BIGINT + s._row, {', '.join(ins_vals)}, ? FROM {STG} s WHERE s._action = 'create'",
