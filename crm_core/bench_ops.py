@@ -27,7 +27,7 @@ import psutil
 from crm_core import hooks, records
 from crm_core.access import Actor
 from crm_core.bench_pages import PageCall, build_args, percentile
-from crm_core.db import Database
+from crm_core.db import Database, quote_ident
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,46 +119,50 @@ def _pick(db: Database, sql_from: str, n: int) -> list[int]:
 
 
 def _write_plans(db: Database, actor: Actor, n: int, today: Any) -> list[tuple[str, list[Callable[[], Any]]]]:
-    """(label, one closure per write) for each kind of form save the app has."""
+    """(label, one "open the form" closure per write) for each kind of form save the app has.
+
+    Each closure reads the row as the form shows it (untimed: the page has it
+    already) and returns the save itself, which is what is timed.
+    """
     from datetime import timedelta
 
     opp_mod = _optional("crm_core.opportunities")
     acc_mod = _optional("crm_core.accounts")
     plans: list[tuple[str, list[Callable[[], Any]]]] = []
 
-    def version(table: str, row_id: int) -> dict[str, Any]:
-        return db.one(f"SELECT * FROM {table} WHERE id = ?", [row_id]) or {}
+    def loaded(table: str, row_id: int) -> dict[str, Any]:
+        return db.one(f"SELECT * FROM {quote_ident(table)} WHERE id = ?", [row_id]) or {}
 
     ids = _pick(db, "FROM opportunities", n)
     plans.append(("records.update_versioned (opportunity amount, no hooks)", [
-        lambda i=i: records.update_versioned(db, actor, "opportunities", i, version("opportunities", i)["version"],
-                                             {"amount": version("opportunities", i)["amount"] + 1})
+        lambda i=i: (lambda r: lambda: records.update_versioned(db, actor, "opportunities", i, r["version"],
+                                                                {"amount": r["amount"] + 1}))(loaded("opportunities", i))
         for i in ids]))
     if opp_mod is not None and hasattr(opp_mod, "update"):
         ids = _pick(db, "FROM opportunities WHERE status = 'open'", n)
         plans.append(("opportunities.update (amount)", [
-            lambda i=i: (lambda r: opp_mod.update(db, actor, i, r["version"], {"amount": r["amount"] + 100}))(
-                version("opportunities", i)) for i in ids]))
+            lambda i=i: (lambda r: lambda: opp_mod.update(db, actor, i, r["version"], {"amount": r["amount"] + 100}))(
+                loaded("opportunities", i)) for i in ids]))
         ids = _pick(db, "FROM opportunities WHERE status = 'open' AND stage_id < 5", n)
         plans.append(("opportunities.update (stage move)", [
-            lambda i=i: (lambda r: opp_mod.update(db, actor, i, r["version"], {"stage_id": r["stage_id"] + 1}))(
-                version("opportunities", i)) for i in ids]))
+            lambda i=i: (lambda r: lambda: opp_mod.update(db, actor, i, r["version"], {"stage_id": r["stage_id"] + 1}))(
+                loaded("opportunities", i)) for i in ids]))
     else:
-        plans.append(("opportunities.update (amount)", [lambda: _missing("crm_core.opportunities.update")]))
+        plans.append(("opportunities.update (amount)", [lambda: lambda: _missing("crm_core.opportunities.update")]))
     if opp_mod is not None and hasattr(opp_mod, "create"):
         accts = db.rows("SELECT id, owner_id FROM accounts WHERE owner_id IS NOT NULL ORDER BY hash(id) LIMIT ?", [n])
         close = today + timedelta(days=45)
         plans.append(("opportunities.create", [
-            lambda a=a, k=k: opp_mod.create(db, actor, name=f"Bench deal {k}", stage_id=1, amount=5000 + k,
-                                            expected_close=close, account_id=a[0], owner_id=a[1])
+            lambda a=a, k=k: lambda: opp_mod.create(db, actor, name=f"Bench deal {k}", stage_id=1, amount=5000 + k,
+                                                    expected_close=close, account_id=a[0], owner_id=a[1])
             for k, a in enumerate(accts)]))
     else:
-        plans.append(("opportunities.create", [lambda: _missing("crm_core.opportunities.create")]))
+        plans.append(("opportunities.create", [lambda: lambda: _missing("crm_core.opportunities.create")]))
     if acc_mod is not None and hasattr(acc_mod, "update"):
         ids = _pick(db, "FROM accounts WHERE owner_id IS NOT NULL", n)
         plans.append(("accounts.update (notes)", [
-            lambda i=i, k=k: acc_mod.update(db, actor, i, version("accounts", i)["version"], {"notes": f"bench {k}"})
-            for k, i in enumerate(ids)]))
+            lambda i=i, k=k: (lambda r: lambda: acc_mod.update(db, actor, i, r["version"], {"notes": f"bench {k}"}))(
+                loaded("accounts", i)) for k, i in enumerate(ids)]))
     return plans
 
 
@@ -184,10 +188,11 @@ def single_row_writes(db: Database, actor: Actor, n: int, today: Any) -> dict[st
         samples: list[float] = []
         hook_ms: list[float] = []
         with HookTimer() as timer:
-            for w in writes:
+            for open_form in writes:
+                save = open_form()
                 timer.current = 0.0
                 t0 = time.perf_counter()
-                w()
+                save()
                 samples.append((time.perf_counter() - t0) * 1000)
                 hook_ms.append(timer.current)
         s = _summary(samples)
