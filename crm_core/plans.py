@@ -261,11 +261,13 @@ def rebuild_facts(db: Database, *, only_if_stale: bool = False) -> int:
     both noticed a bulk load rebuild once.
     """
     with db.atomic() as cur:
+        # the version this transaction's commit makes: a save committed right after it is not taken as seen
+        produced = db.data_version + 1
         if only_if_stale:
             stored = cur.execute("SELECT fingerprint, compacted_rows FROM plan_facts_state WHERE id = 1").fetchone()
             queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
             if stored is not None and not queued and stored[0] == _fingerprint(cur, full=False):
-                _seen[db] = db.data_version + 1  # this (empty) transaction's commit bumps the version
+                _seen[db] = produced
                 return stored[1]
         cur.execute("DELETE FROM plan_facts_account")
         cur.execute("DELETE FROM plan_facts")
@@ -277,7 +279,7 @@ def rebuild_facts(db: Database, *, only_if_stale: bool = False) -> int:
                        FROM plan_facts_account GROUP BY ALL ORDER BY month, metric""")
         rows = cur.execute("SELECT count(*) FROM plan_facts").fetchone()[0]
         _set_state(cur, rows)
-    _seen[db] = db.data_version
+    _seen[db] = produced
     return rows
 
 
@@ -291,6 +293,7 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
     acct = "({a} IN (SELECT account_id FROM _plan_dirty) OR {a} IS NULL)"
     mine = acct.format(a="account_id")
     with db.atomic() as cur:
+        produced = db.data_version + 1
         if account_ids is not None:
             cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [list(account_ids)])
         queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
@@ -319,9 +322,9 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
         rows, compacted = cur.execute(
             "SELECT (SELECT count(*) FROM plan_facts), (SELECT compacted_rows FROM plan_facts_state WHERE id = 1)"
         ).fetchone()
+    _seen[db] = produced  # a compaction below commits again: the next read looks once more (cheaply)
     if rows > max(_COMPACT_MIN_ROWS, 2 * (compacted or 0)):
         compact_facts(db)
-    _seen[db] = db.data_version
     return True
 
 
@@ -358,7 +361,8 @@ def ensure_facts(db: Database) -> None:
 
     Checked once per data version, so a warm page pays nothing.
     """
-    if db.read_only or _seen.get(db) == db.data_version:
+    seen = db.data_version  # taken before looking: a save committed meanwhile is looked at next time
+    if db.read_only or _seen.get(db) == seen:
         return
     with db.cursor() as cur:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
@@ -373,7 +377,7 @@ def ensure_facts(db: Database) -> None:
     elif stored[0] != current:
         rebuild_facts(db, only_if_stale=True)
     else:
-        _seen[db] = db.data_version
+        _seen[db] = seen
 
 
 @hooks.on_change("opportunities", "orders", "payments", "contracts", "accounts")
@@ -398,7 +402,11 @@ def _on_change(db: Any, account_ids: list[int] | None) -> None:
         return
     with db.atomic() as cur:
         # -1 stands for "deals without an account", which every refresh recomputes anyway
-        cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [list(account_ids) or [-1]])
+        ids = list(account_ids) or [-1]
+        if len(ids) == 1:  # a form save: the plain insert is the cheaper statement
+            cur.execute("INSERT INTO plan_facts_dirty VALUES (?)", ids)
+        else:
+            cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [ids])
 
 
 # -- who sees which targets and figures ------------------------------------

@@ -186,14 +186,15 @@ def ensure_current(db: Database) -> None:
     another process cannot happen while this one holds the file).
     """
     key = (id(db), db.path)
-    if db.read_only or _verified.get(key) == db.data_version:
+    seen = db.data_version  # taken before looking: a save committed meanwhile is looked at next time
+    if db.read_only or _verified.get(key) == seen:
         return
     dirty = [r[0] for r in db.rows("SELECT DISTINCT account_id FROM value_summary_dirty")]
     if dirty:
         refresh(db, None if -1 in dirty else dirty, force=True)
     if not is_current(db):
         rebuild(db)
-    _verified[key] = db.data_version
+    _verified[key] = seen
 
 
 _verified: dict[tuple[int, str], int] = {}
@@ -205,7 +206,10 @@ def mark_dirty(db: Database, account_ids: list[int] | None) -> None:
         return
     ids = [-1] if account_ids is None else sorted({int(i) for i in account_ids})
     with db.atomic() as cur:
-        cur.execute("INSERT INTO value_summary_dirty SELECT unnest(?::BIGINT[])", [ids])
+        if len(ids) == 1:  # a form save: the plain insert is the cheaper statement
+            cur.execute("INSERT INTO value_summary_dirty VALUES (?)", ids)
+        else:
+            cur.execute("INSERT INTO value_summary_dirty SELECT unnest(?::BIGINT[])", [ids])
 
 
 @hooks.on_change(*SOURCE_TABLES)
