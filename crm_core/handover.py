@@ -63,6 +63,10 @@ def hand_over(db: Database, actor: Actor, from_user_id: int, to_user_ids: list[i
                 "UPDATE accounts SET owner_id = h.new_owner, previous_owner_id = ?, claimed_at = ?, "
                 "last_followup_at = greatest(coalesce(last_followup_at, ?), ?), updated_at = ?, "
                 "version = version + 1 FROM _handover h WHERE accounts.id = h.id", [from_user_id, ts, ts, ts, ts]))
+            # the accounts of the deals that change hands (some are on accounts the leaver does not own)
+            deal_accounts = [r[0] for r in cur.execute(
+                "SELECT DISTINCT account_id FROM opportunities WHERE owner_id = ? AND status = 'open' "
+                "AND account_id IS NOT NULL", [from_user_id]).fetchall()]
             n_opp = _count(cur.execute(
                 "UPDATE opportunities SET owner_id = coalesce(h.new_owner, ?), updated_at = ?, version = version + 1 "
                 "FROM (SELECT o.id, h.new_owner FROM opportunities o LEFT JOIN _handover h ON h.id = o.account_id "
@@ -82,9 +86,10 @@ def hand_over(db: Database, actor: Actor, from_user_id: int, to_user_ids: list[i
         result = {"accounts": n_acc, "open_opportunities": n_opp, "open_tasks": n_task}
         audit.record(cur, actor, "handover", "user", from_user_id, before={"owner_id": from_user_id},
                      after={"to_user_ids": receivers, **result})
-        hooks.notify(db, "accounts", acc_ids)  # the listeners' marks commit with the hand-over (see hooks)
-    # "any deal" (a listener may rebuild everything): after the commit, outside the hand-over's transaction
-    hooks.notify(db, "opportunities", None)
+        # the listeners' marks commit with the hand-over (see hooks); naming the accounts keeps the
+        # next read to those, where "any account" would recompute every summary
+        hooks.notify(db, "accounts", acc_ids)
+        hooks.notify(db, "opportunities", sorted(set(acc_ids) | set(deal_accounts)))
     return result
 
 

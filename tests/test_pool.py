@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from crm_core import accounts, activities, handover, opportunities, pool, settings
-from crm_core.access import Actor
+from crm_core.access import Actor, load_actor
 from crm_core.errors import CrmError, PermissionDenied, ValidationError
 from tests.test_accounts_seed import NOW, actor, fresh
 
@@ -218,3 +218,27 @@ def test_daily_jobs_sweep_once_a_day(team):
     assert run_daily_jobs(team, today=date(2026, 6, 15)) is True
     assert team.scalar("SELECT owner_id FROM accounts WHERE id = ?", [aid]) is None   # 45 days without follow-up
     assert run_daily_jobs(team, today=date(2026, 6, 15)) is False
+
+
+def test_handover_keeps_plan_and_value_summaries_right_without_a_full_rebuild(demo_db):
+    """The hand-over names the accounts it touched: the summaries refresh those, and agree with the source."""
+    from crm_core import derived, plans
+
+    db = demo_db
+    derived.refresh_all(db)
+    admin = load_actor(db, "admin")
+    leaver = db.one("SELECT owner_id AS id FROM opportunities WHERE status = 'open' AND owner_id IN "
+                    "(SELECT id FROM users WHERE role = 'rep' AND active) GROUP BY owner_id ORDER BY count(*) DESC "
+                    "LIMIT 1")["id"]
+    heir = db.scalar("SELECT id FROM users WHERE role = 'rep' AND active AND id <> ? AND department_id = "
+                     "(SELECT department_id FROM users WHERE id = ?) ORDER BY id LIMIT 1", [leaver, leaver])
+    handover.hand_over(db, admin, leaver, [heir])
+    state = db.scalar("SELECT fingerprint FROM plan_facts_state WHERE id = 1")
+    assert state != "stale"                       # named accounts, not "any account"
+    plans.ensure_facts(db)
+    # the open pipeline per owner in the facts equals the deals' (unweighted stage rows and own-probability rows)
+    facts = dict(db.rows("SELECT owner_id, sum(value) FROM plan_facts WHERE metric LIKE 'pipeline:%' "
+                         "OR metric = 'pipeline_own' GROUP BY 1 HAVING sum(value) <> 0"))
+    source = dict(db.rows("SELECT owner_id, sum(amount * coalesce(probability, 1)) FROM opportunities "
+                          "WHERE status = 'open' AND expected_close IS NOT NULL GROUP BY 1 HAVING sum(amount) <> 0"))
+    assert facts.get(leaver) is None and facts == source
