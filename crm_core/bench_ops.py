@@ -307,29 +307,36 @@ def import_csv(db: Database, actor: Actor, workdir: Path, rows: int) -> dict[str
     """
     path = workdir / "bench_opportunities.csv"
     with db.cursor() as cur:
+        # the pick lists as numbered temp tables, so each row's choice is one equi-join on a constant modulus
+        picks = {
+            "acc": "SELECT external_id AS v FROM accounts WHERE external_id IS NOT NULL AND merged_into_id IS NULL",
+            "rep": "SELECT login AS v FROM users WHERE role = 'rep' AND active",
+            "prod": "SELECT external_id AS v FROM products WHERE external_id IS NOT NULL",
+            "stg": "SELECT name AS v FROM stages",
+        }
+        sizes = {}
+        for name, sql in picks.items():
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE _bench_{name} AS "
+                        f"SELECT row_number() OVER (ORDER BY v) - 1 AS k, v FROM ({sql})")
+            sizes[name] = max(1, cur.execute(f"SELECT count(*) FROM _bench_{name}").fetchone()[0])
         cur.execute(
             f"""COPY (
-                WITH acc AS (SELECT row_number() OVER (ORDER BY id) - 1 AS k, external_id FROM accounts
-                             WHERE external_id IS NOT NULL AND merged_into_id IS NULL),
-                     rep AS (SELECT row_number() OVER (ORDER BY id) - 1 AS k, login FROM users
-                             WHERE role = 'rep' AND active),
-                     prod AS (SELECT row_number() OVER (ORDER BY id) - 1 AS k, external_id FROM products
-                              WHERE external_id IS NOT NULL),
-                     stg AS (SELECT row_number() OVER (ORDER BY position) - 1 AS k, name FROM stages),
-                     n AS (SELECT (SELECT count(*) FROM acc) AS a, (SELECT count(*) FROM rep) AS r,
-                                  (SELECT count(*) FROM prod) AS p, (SELECT count(*) FROM stg) AS s)
-                SELECT 'BENCH-O' || i AS external_id, 'Bench deal ' || i AS name, acc.external_id AS account,
-                       rep.login AS owner, prod.external_id AS product, stg.name AS stage,
+                SELECT 'BENCH-O' || i AS external_id, 'Bench deal ' || i AS name, acc.v AS account,
+                       rep.v AS owner, prod.v AS product, stg.v AS stage,
                        round(1000 + (hash(i, 'm') % 1000000) / 10.0, 2) AS amount,
                        current_date + (hash(i, 'd') % 300)::INTEGER - 150 AS close_date,
                        current_date - (hash(i, 'c') % 700)::INTEGER AS created,
                        ['Web', 'Referral', 'Partner', 'Event'][(1 + hash(i, 'o') % 4)::BIGINT] AS source
-                FROM range({int(rows)}) t(i), n
-                JOIN acc ON acc.k = hash(i, 'a') % n.a JOIN rep ON rep.k = hash(i, 'r') % n.r
-                JOIN prod ON prod.k = hash(i, 'p') % n.p JOIN stg ON stg.k = hash(i, 's') % n.s
+                FROM range({int(rows)}) t(i)
+                JOIN _bench_acc acc ON acc.k = hash(i, 'a') % {sizes['acc']}
+                JOIN _bench_rep rep ON rep.k = hash(i, 'r') % {sizes['rep']}
+                JOIN _bench_prod prod ON prod.k = hash(i, 'p') % {sizes['prod']}
+                JOIN _bench_stg stg ON stg.k = hash(i, 's') % {sizes['stg']}
                 ORDER BY i
             ) TO '{_sql_path(path)}' (HEADER, DELIMITER ',')"""
         )
+        for name in picks:
+            cur.execute(f"DROP TABLE _bench_{name}")
     size_mb = path.stat().st_size / 2**20
     with db.cursor() as cur:
         t0 = time.perf_counter()
