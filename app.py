@@ -13,9 +13,16 @@ from ui.i18n import language_picker, t
 from ui.login import login_view, logout
 from ui.session import current_actor, get_db, keep_token, run_daily_jobs_after_draw, warm_up_after_draw
 
-# A local image: a ":material/…" or emoji favicon makes the browser fetch it from Google's servers.
-st.set_page_config(page_title="Panorama", page_icon=str(Path(__file__).parent / "ui" / "assets" / "panorama.png"),
-                   layout="wide")
+st.set_page_config(page_title="Panorama", layout="wide")
+
+
+def set_favicon() -> None:
+    """The favicon: a local image, since a page's ":material/…" or emoji icon as favicon makes the
+    browser fetch it from Google's servers. Streamlit imports numpy to serve an image (0.1-0.4 s),
+    which the sign-in form does not wait for: visitors get it after the form is drawn (their page
+    has no icon, so until then the browser shows Streamlit's own local one)."""
+    st.set_page_config(page_icon=str(Path(__file__).parent / "ui" / "assets" / "panorama.png"))
+
 
 db = get_db()
 language_picker()
@@ -37,10 +44,11 @@ PAGES = [
 if actor is None:
     # Every page's address shows the sign-in form, so a bookmark or a shared link does not end in
     # "page not found"; after signing in, the same address opens that page.
-    login = [st.Page(login_view, title=t("login.title"), icon=":material/login:", default=True)]
+    login = [st.Page(login_view, title=t("login.title"), default=True)]
     login += [st.Page(login_view, title=t("login.title"), url_path=Path(script).stem) for script, _, _ in PAGES]
     nav = st.navigation(login, position="hidden")
 else:
+    set_favicon()
     pages = [st.Page(script, title=t(key), icon=icon, default=i == 0)
              for i, (script, key, icon) in enumerate(PAGES) if script != "pages/audit_log.py"]
     # the default page is served at "/" (its own address is reserved but answers "page not found");
@@ -58,6 +66,8 @@ else:
             st.rerun()
 
 nav.run()
+if actor is None:
+    set_favicon()  # after the sign-in form is drawn (see set_favicon)
 # After the page is drawn: work the first page need not wait for.
 warm_up_after_draw()
 run_daily_jobs_after_draw(db)

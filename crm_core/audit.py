@@ -7,9 +7,10 @@ roll back together.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 from crm_core.access import Actor, require_role
 from crm_core.db import Database, dumps
@@ -92,6 +93,8 @@ def formula_safe(value: Any) -> Any:
 
 def safe_csv(df: pl.DataFrame) -> str:
     """CSV text of `df` with every text cell (and header) made formula-safe."""
+    import polars as pl
+
     text_cols = [c for c, t in df.schema.items() if t == pl.String]
     risky = r"^[=+\-@\t\r]"
     safe = df.with_columns(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from crm_core import demo, hooks, settings
+from crm_core import demo, settings
 from crm_core.db import Database, default_path
 
 DAILY_JOBS: list[Callable[[Database], Any]] = []
@@ -42,7 +42,6 @@ DAILY_JOBS += [_account_match_keys, _pool_sweep, _lifecycle_update]
 
 
 def open_app_database(path: str | None = None, *, demo_if_missing: bool = True) -> Database:
-    hooks.load_listeners()
     path = path or default_path()
     missing = path != ":memory:" and not os.path.exists(path)
     db = Database(path)

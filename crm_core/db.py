@@ -24,10 +24,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
+
+if TYPE_CHECKING:  # polars loads on the first query: the sign-in page does not wait for it
+    import polars as pl
 
 from crm_core.errors import DatabaseOpenError
 

@@ -19,8 +19,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import polars as pl
-
 from crm_core.db import Database
 from crm_core.names import normalize_company_name
 from crm_core.passwords import hash_password
@@ -480,6 +478,8 @@ def _insert_all(db: Database, tables: dict[str, list[dict[str, Any]]]) -> None:
             if not rows:
                 continue
             cols = sorted({k for r in rows for k in r})
+            import polars as pl  # only when writing the demo: the app's sign-in page does not load it
+
             df = pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], infer_schema_length=None)
             cur.register("_demo_rows", df.to_arrow())
             col_sql = ", ".join(f'"{c}"' for c in cols)

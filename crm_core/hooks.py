@@ -50,13 +50,20 @@ def on_change(*tables: str) -> Callable[[Listener], Listener]:
 
 
 def notify(db: Any, table: str, account_ids: Iterable[int] | None = None) -> None:
+    load_listeners()  # on the first notice: start-up (the sign-in page) need not import the summaries
     ids = None if account_ids is None else sorted({int(i) for i in account_ids if i is not None})
     for fn in list(_listeners.get(table, [])):
         fn(db, ids)
 
 
+_loaded = False
+
+
 def load_listeners() -> None:
-    """Import the modules that register listeners (call once at start-up)."""
+    """Import the modules that register listeners (idempotent; `notify` calls it first)."""
+    global _loaded
+    if _loaded:
+        return
     import importlib
 
     for name in ("crm_core.value", "crm_core.plans", "crm_core.forecast_facts"):
@@ -64,3 +71,4 @@ def load_listeners() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    _loaded = True

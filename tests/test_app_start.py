@@ -15,6 +15,16 @@ import pytest
 from crm_core import bootstrap
 from crm_core.db import Database
 from tests.apptest_helpers import run_page
+from ui import session
+
+
+@pytest.fixture(autouse=True)
+def _jobs_without_delay(monkeypatch):
+    """The jobs start at once here (the app waits 2 s for the browser); each test waits for them."""
+    monkeypatch.setattr(session, "JOBS_DELAY_S", 0.0)
+    monkeypatch.setattr(session, "_jobs_checked_on", {})
+    yield
+    session.wait_for_daily_jobs()
 
 
 def _sql(path, sql, params=None):
@@ -56,6 +66,7 @@ def test_jobs_run_after_the_sign_in_page_once_a_day(app_db, neglected, job_calls
     assert not at.exception
     assert "Sign in" in at.title[0].value
     # after the page: the jobs ran for today, the neglected account is back in the pool
+    session.wait_for_daily_jobs()
     assert job_calls == ["ran"]
     assert _sql(app_db, "SELECT value FROM settings WHERE key = 'system.daily_jobs_ran_on'") == (
         f'"{date.today().isoformat()}"')
@@ -84,6 +95,7 @@ def test_jobs_run_after_the_sign_in_page_once_a_day(app_db, neglected, job_calls
     monkeypatch.setattr("ui.session.date", NextDay)
     at.run()
     at.run()
+    session.wait_for_daily_jobs()
     assert job_calls == ["ran", "ran"]
     assert _sql(app_db, "SELECT value FROM settings WHERE key = 'system.daily_jobs_ran_on'") == (
         f'"{tomorrow.isoformat()}"')
@@ -99,6 +111,7 @@ def test_signed_in_first_page_drawn_before_the_jobs_is_right(app_db, neglected, 
     assert at.title[0].value == "Pipeline"
     shown = int(next(m.value for m in at.metric if m.label == "Open opportunities").replace(",", ""))
     assert shown == owned          # the sweep moves accounts, not deals: the count is the same before and after
+    session.wait_for_daily_jobs()
     assert job_calls == ["ran"]    # ran after the page
     assert _sql(app_db, "SELECT owner_id FROM accounts WHERE id = ?", [account_id]) is None
     # the next run reads the new data version: the account is in the pool, not among rep1's
@@ -117,4 +130,5 @@ def test_failing_job_is_logged_and_the_page_still_drawn(app_db, monkeypatch, cap
     at = run_page("app.py", login=None)
     assert not at.exception
     assert "Sign in" in at.title[0].value
+    session.wait_for_daily_jobs()
     assert "daily jobs failed" in caplog.text

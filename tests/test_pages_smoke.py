@@ -40,7 +40,6 @@ def test_app_shows_login_form_first(app_db):
 
 def test_language_switch_to_chinese(app_db):
     at = run_page("app.py", login="admin")
-    at.session_state["lang"] = "zh"
-    at.run()
+    at.selectbox(key="lang_picker").select("zh").run()   # as a user does, with the sidebar switch
     assert not at.exception
     assert at.title[0].value == "销售管道"
