@@ -120,8 +120,11 @@ class Bench:
         self._progress = progress or (lambda _msg: None)
         self.started = time.perf_counter()
         self.load_at_start = _loadavg()
+        self.memory: bench_ops.PeakMemory | None = None
 
     def say(self, msg: str) -> None:
+        if self.memory is not None:
+            self.memory.phase = msg
         self._progress(f"[{time.perf_counter() - self.started:7.1f}s] {msg}")
 
     def add(self, m: Measurement) -> Measurement:
@@ -150,9 +153,10 @@ def run(scale: str = "small", *, today: date | None = None, workdir: str | None 
     bench = Bench(scale, progress)
     try:
         with bench_ops.PeakMemory() as mem:
+            bench.memory = mem
             _run_phases(bench, tmp, today)
         bench.add(Measurement("memory", "peak RSS (whole run, incl. children but the browser)", round(mem.peak_mib(), 1), "MiB",
-                              MEMORY_BUDGET_MIB))
+                              MEMORY_BUDGET_MIB, detail={"phase": mem.peak_phase, "processes_mib": mem.peak_parts}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     total = time.perf_counter() - bench.started

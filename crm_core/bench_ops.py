@@ -45,24 +45,33 @@ class PeakMemory:
     def __init__(self, interval: float = 0.05):
         self.interval = interval
         self.peak = 0
+        self.phase = ""             # what the bench was doing (set by the caller), reported with the peak
+        self.peak_phase = ""
+        self.peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
         self._proc = psutil.Process()
 
     def _sample(self) -> None:
-        total = 0
+        parts: dict[str, int] = {}
         try:
-            total = self._proc.memory_info().rss
+            parts["bench"] = self._proc.memory_info().rss
             for child in self._proc.children(recursive=True):
                 try:
-                    if "chrom" in child.name().lower():
+                    name = child.name().lower()
+                    # the browser and Playwright's driver (node) are the measuring tools, not Panorama
+                    if "chrom" in name or name in ("node", "headless_shell"):
                         continue
-                    total += child.memory_info().rss
+                    label = "streamlit" if "streamlit" in " ".join(child.cmdline()) else name
+                    parts[label] = parts.get(label, 0) + child.memory_info().rss
                 except psutil.Error:
                     pass
         except psutil.Error:
             return
-        self.peak = max(self.peak, total)
+        total = sum(parts.values())
+        if total > self.peak:
+            self.peak, self.peak_phase = total, self.phase
+            self.peak_parts = {k: round(v / 2**20) for k, v in parts.items()}
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
