@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     actor = acting_user(db, args)
     opts = ReportOptions(by=args.by, grain=args.grain, period=args.period, date_from=args.date_from,
                          date_to=args.date_to, today=args.today,
-                         extra=(("method", args.method),) if args.method else ())
+                         extra=(("method", args.method),) if getattr(args, "method", None) else ())
     df = reports[args.name](db, actor, opts)
     if args.format == "json":
         sys.stdout.write(df.write_json() + "\n")
