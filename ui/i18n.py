@@ -32,8 +32,21 @@ def _load() -> dict[str, tuple[str, str]]:
 STRINGS = _load()
 
 
+LANG_COOKIE = "panorama_lang"
+
+
 def lang() -> str:
-    return st.session_state.get("lang", "en")
+    """The session's language: the one chosen in this session, else the one this browser chose last
+    (a cookie), else English."""
+    chosen = st.session_state.get("lang")
+    if chosen is None:
+        try:
+            saved = st.context.cookies.get(LANG_COOKIE)
+        except Exception:  # no browser behind this run (a script or a test): the default
+            saved = None
+        chosen = saved if saved in LANGUAGES else "en"
+        st.session_state["lang"] = chosen
+    return chosen
 
 
 def t(key: str, **kwargs: object) -> str:
@@ -56,3 +69,21 @@ def language_picker() -> None:
     if choice != current:
         st.session_state["lang"] = choice
         st.rerun()
+    _remember(current)
+
+
+def _remember(code: str) -> None:
+    """Keep the choice in a cookie for the next visit from this browser (a new tab, a reload, tomorrow).
+
+    Streamlit only reads cookies, so a one-line script sets it; the value is
+    one of our own language codes, never user text.
+    """
+    try:
+        saved = st.context.cookies.get(LANG_COOKIE)
+    except Exception:
+        return
+    if code not in LANGUAGES or saved == code or st.session_state.get("_lang_cookie") == code:
+        return
+    st.session_state["_lang_cookie"] = code
+    st.sidebar.html(f"<script>document.cookie = '{LANG_COOKIE}={code}; path=/; max-age=31536000; "
+                    "SameSite=Strict';</script>", unsafe_allow_javascript=True)

@@ -33,3 +33,15 @@ def test_visitor_with_a_bookmark_signs_in_and_lands_on_that_page(browser, app_se
         assert_no_exception(page)
     finally:
         ctx.close()
+
+
+def test_language_choice_is_kept_for_the_next_visit(signed_in_page, app_server):
+    page = signed_in_page("rep1")
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_text("简体中文").last.click()
+    wait_for_app(page)
+    assert page.get_by_role("heading", name="销售管道").count() >= 1
+    page.wait_for_timeout(500)   # the cookie is set by a script in the page
+    open_page(page, app_server, "forecast")   # a new session, as a reload or a new tab
+    assert page.locator("h1").first.inner_text() == "漏斗预测"
+    assert_no_exception(page)
