@@ -58,6 +58,36 @@ _PIPE_WEIGHTS = """CASE WHEN f.metric = 'pipeline_own' THEN f.value WHEN f.metri
 # -- the monthly facts ------------------------------------------------------
 
 
+def _deal_events(opp_cond: str, contract_cond: str) -> str:
+    """The events the per-account and the full statements count alike (the `ev` rows: account, day,
+    deal day, metric, owner, region, product, value): won deals (from a `won` CTE), new deals, money
+    collected and the open pipeline, of the accounts matching the two conditions (crm_core's own SQL
+    on `o.account_id` and `c.account_id`)."""
+    return f"""
+        SELECT account_id, d, d AS deal_day, 'won_amount' AS metric, owner_id, region, product_id,
+               amount AS value FROM won
+        UNION ALL SELECT account_id, d, d, 'won_count', owner_id, region, product_id, 1 FROM won
+        UNION ALL SELECT o.account_id, o.created_at::DATE, o.created_at::DATE, 'new_opportunities', o.owner_id,
+               o.region, o.product_id, 1
+        FROM opportunities o WHERE {opp_cond}
+        UNION ALL SELECT c.account_id, p.paid_date, c.signed_date, 'collected', c.owner_id, ac.region,
+               op.product_id, p.amount_paid
+        FROM payments p JOIN contracts c ON c.id = p.contract_id
+        LEFT JOIN accounts ac ON ac.id = c.account_id
+        LEFT JOIN opportunities op ON op.id = c.opportunity_id
+        WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0 AND {contract_cond}
+        -- open pipeline by expected close month, in the owner's department today: per stage
+        -- unweighted (weighted on read with the stage's current probability), or weighted
+        -- by the deal's own probability
+        UNION ALL SELECT o.account_id, o.expected_close, current_date,
+               CASE WHEN o.probability IS NULL THEN 'pipeline:' || o.stage_id ELSE 'pipeline_own' END,
+               o.owner_id, o.region, o.product_id, o.amount * coalesce(o.probability, 1)
+        FROM opportunities o WHERE o.status = 'open' AND {opp_cond}
+        UNION ALL SELECT o.account_id, o.expected_close, current_date, 'pipeline_own_n', o.owner_id, o.region,
+               o.product_id, o.probability
+        FROM opportunities o WHERE o.status = 'open' AND o.probability IS NOT NULL AND {opp_cond}"""
+
+
 def _events_sql(acct: str) -> str:
     """Every counted event of the accounts matching `acct` (a condition written
     by crm_core on the column placeholder {a}), with the owner's department on
@@ -87,30 +117,9 @@ def _events_sql(acct: str) -> str:
         ) WHERE rn = 1
     ),
     ev AS (
-        SELECT account_id, d, d AS deal_day, 'won_amount' AS metric, owner_id, region, product_id,
-               amount AS value FROM won
-        UNION ALL SELECT account_id, d, d, 'won_count', owner_id, region, product_id, 1 FROM won
-        UNION ALL SELECT o.account_id, o.created_at::DATE, o.created_at::DATE, 'new_opportunities', o.owner_id,
-               o.region, o.product_id, 1
-        FROM opportunities o WHERE {a['o.account_id']}
+        {_deal_events(a['o.account_id'], a['c.account_id'])}
         UNION ALL SELECT account_id, d, d, 'order_revenue', owner_id, region, product_id, amount FROM ordered
-        UNION ALL SELECT c.account_id, p.paid_date, c.signed_date, 'collected', c.owner_id, ac.region,
-               op.product_id, p.amount_paid
-        FROM payments p JOIN contracts c ON c.id = p.contract_id
-        LEFT JOIN accounts ac ON ac.id = c.account_id
-        LEFT JOIN opportunities op ON op.id = c.opportunity_id
-        WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0 AND {a['c.account_id']}
         UNION ALL SELECT account_id, d, d, 'new_customers', owner_id, region, product_id, 1 FROM first_buy
-        -- open pipeline by expected close month, in the owner's department today: per stage
-        -- unweighted (weighted on read with the stage's current probability), or weighted
-        -- by the deal's own probability
-        UNION ALL SELECT o.account_id, o.expected_close, current_date,
-               CASE WHEN o.probability IS NULL THEN 'pipeline:' || o.stage_id ELSE 'pipeline_own' END,
-               o.owner_id, o.region, o.product_id, o.amount * coalesce(o.probability, 1)
-        FROM opportunities o WHERE o.status = 'open' AND {a['o.account_id']}
-        UNION ALL SELECT o.account_id, o.expected_close, current_date, 'pipeline_own_n', o.owner_id, o.region,
-               o.product_id, o.probability
-        FROM opportunities o WHERE o.status = 'open' AND o.probability IS NOT NULL AND {a['o.account_id']}
     )
     SELECT ev.account_id, date_trunc('month', ev.d)::DATE AS month, ev.metric, ev.owner_id,
            CASE WHEN h.user_id IS NOT NULL AND (h.valid_to IS NULL OR ev.deal_day < h.valid_to)
@@ -171,34 +180,13 @@ def _events_bulk_sql() -> str:
         GROUP BY account_id
     ),
     ev AS (
-        SELECT account_id, d, d AS deal_day, 'won_amount' AS metric, owner_id, region, product_id,
-               amount AS value FROM won
-        UNION ALL SELECT account_id, d, d, 'won_count', owner_id, region, product_id, 1 FROM won
-        UNION ALL SELECT o.account_id, o.created_at::DATE, o.created_at::DATE, 'new_opportunities', o.owner_id,
-               o.region, o.product_id, 1
-        FROM opportunities o
-        UNION ALL SELECT c.account_id, p.paid_date, c.signed_date, 'collected', c.owner_id, ac.region,
-               op.product_id, p.amount_paid
-        FROM payments p JOIN contracts c ON c.id = p.contract_id
-        LEFT JOIN accounts ac ON ac.id = c.account_id
-        LEFT JOIN opportunities op ON op.id = c.opportunity_id
-        WHERE p.paid_date IS NOT NULL AND p.amount_paid <> 0
+        {_deal_events("TRUE", "TRUE")}
         UNION ALL SELECT w.account_id, w.d, w.d, 'new_customers', w.owner_id, w.region, w.product_id, 1
         FROM won w JOIN first_key f ON f.account_id = w.account_id AND f.k.src = 0 AND f.k.id = w.id
         UNION ALL SELECT r.account_id, r.order_date, r.order_date, 'new_customers', r.owner_id, ac.region,
                r.product_id, 1
         FROM lines r JOIN first_key f ON f.account_id = r.account_id AND f.k.src = 1 AND f.k.id = r.id
         LEFT JOIN accounts ac ON ac.id = r.account_id
-        -- open pipeline by expected close month, in the owner's department today: per stage
-        -- unweighted (weighted on read with the stage's current probability), or weighted
-        -- by the deal's own probability
-        UNION ALL SELECT o.account_id, o.expected_close, current_date,
-               CASE WHEN o.probability IS NULL THEN 'pipeline:' || o.stage_id ELSE 'pipeline_own' END,
-               o.owner_id, o.region, o.product_id, o.amount * coalesce(o.probability, 1)
-        FROM opportunities o WHERE o.status = 'open'
-        UNION ALL SELECT o.account_id, o.expected_close, current_date, 'pipeline_own_n', o.owner_id, o.region,
-               o.product_id, o.probability
-        FROM opportunities o WHERE o.status = 'open' AND o.probability IS NOT NULL
     ),
     order_sums AS (
         SELECT e.account_id, date_trunc('month', e.d)::DATE AS month, e.owner_id, {dept} AS department_id,
