@@ -49,15 +49,14 @@ if actor is None:
     nav = st.navigation(login, position="hidden")
 else:
     set_favicon()
-    pages = [st.Page(script, title=t(key), icon=icon, default=i == 0)
-             for i, (script, key, icon) in enumerate(PAGES) if script != "pages/audit_log.py"]
+    (home, key, icon), *others, audit_page = PAGES
     # the default page is served at "/" (its own address is reserved but answers "page not found");
     # a hidden alias makes the page's address, from a bookmark or the sign-in form, open it too
-    pages[0] = st.Page(PAGES[0][0], title=t(PAGES[0][1]), icon=PAGES[0][2], url_path="start", default=True)
-    pages.append(st.Page(PAGES[0][0], title=t(PAGES[0][1]), url_path=Path(PAGES[0][0]).stem, visibility="hidden"))
+    pages = [st.Page(home, title=t(key), icon=icon, url_path="start", default=True),
+             *(st.Page(script, title=t(k), icon=i) for script, k, i in others),
+             st.Page(home, title=t(key), url_path=Path(home).stem, visibility="hidden")]
     if actor.role == "admin":
-        script, key, icon = PAGES[-1]
-        pages.append(st.Page(script, title=t(key), icon=icon))
+        pages.append(st.Page(audit_page[0], title=t(audit_page[1]), icon=audit_page[2]))
     nav = st.navigation(pages)
     with st.sidebar:
         st.caption(t("signed_in_as", name=actor.display_name, role=t(f"role.{actor.role}")))

@@ -12,9 +12,10 @@ When:
   together in one commit (one WAL flush: at 1M deals each extra commit cost
   ~2-5 ms of a save's 20 ms budget), and roll back together when the save is
   refused. A listener that raises rolls the save back.
-- a bulk write (imports, merges, hand-overs, daily jobs, `account_ids=None`)
-  may call it after its transaction commits; a listener given None may
-  rebuild everything, which does not belong inside a form's transaction.
+- a bulk write (imports, undo) may call it after its transaction commits.
+  `account_ids=None` means "any account": listeners only mark their summary
+  stale, and the next read (or `derived.refresh_all`) recomputes it, so the
+  writer does not wait for a full recomputation.
 
 Listeners must be idempotent (they recompute from the source tables) and
 cheap when given ids (queue the accounts; the next read recomputes them).

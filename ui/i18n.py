@@ -40,13 +40,18 @@ def lang() -> str:
     (a cookie), else English."""
     chosen = st.session_state.get("lang")
     if chosen is None:
-        try:
-            saved = st.context.cookies.get(LANG_COOKIE)
-        except Exception:  # no browser behind this run (a script or a test): the default
-            saved = None
+        saved = _saved_lang()
         chosen = saved if saved in LANGUAGES else "en"
         st.session_state["lang"] = chosen
     return chosen
+
+
+def _saved_lang() -> str | None:
+    """The language this browser chose last (its cookie), if any."""
+    try:
+        return st.context.cookies.get(LANG_COOKIE)
+    except Exception:  # no browser behind this run (a script or a test)
+        return None
 
 
 def t(key: str, **kwargs: object) -> str:
@@ -78,11 +83,7 @@ def _remember(code: str) -> None:
     Streamlit only reads cookies, so a one-line script sets it; the value is
     one of our own language codes, never user text.
     """
-    try:
-        saved = st.context.cookies.get(LANG_COOKIE)
-    except Exception:
-        return
-    if code not in LANGUAGES or saved == code or st.session_state.get("_lang_cookie") == code:
+    if code not in LANGUAGES or _saved_lang() == code or st.session_state.get("_lang_cookie") == code:
         return
     st.session_state["_lang_cookie"] = code
     st.sidebar.html(f"<script>document.cookie = '{LANG_COOKIE}={code}; path=/; max-age=31536000; "

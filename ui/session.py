@@ -61,6 +61,7 @@ def run_daily_jobs_after_draw(db: Database) -> None:
         _jobs_checked_on[db.path] = today
         worker = threading.Timer(JOBS_DELAY_S, _daily_jobs, args=(db, today))
         worker.daemon = True
+        _jobs_threads[:] = [w for w in _jobs_threads if w.is_alive()]  # a server runs for days
         _jobs_threads.append(worker)
     worker.start()
 
