@@ -114,25 +114,59 @@ def funnel(db: Database, actor: Actor, flt: PipelineFilter | None = None, *, by:
     return pl.DataFrame(out, schema=schema)
 
 
+_STAGE_DEALS_SCHEMA = {"id": pl.Int64, "name": pl.Utf8, "account": pl.Utf8, "owner": pl.Utf8,
+                       "amount": pl.Decimal(18, 2), "probability": pl.Float64, "expected_close": pl.Date,
+                       "days_in_stage": pl.Int64, "last_activity_at": pl.Datetime("us")}
+
+
 def stage_deals(db: Database, actor: Actor, flt: PipelineFilter | None, stage_id: int, *,
                 today: date | None = None, limit: int = 500) -> pl.DataFrame:
-    """The cohort's deals now in `stage_id` (open ones; won ones for a won stage), biggest first."""
+    """The cohort's deals now in `stage_id` (open ones; won ones for a won stage), biggest first.
+
+    Three small statements rather than one. Reading a deal's name, dates and
+    ids for every deal of the stage (320k won deals at 1m scale) to keep 500
+    cost 90-120 ms: the columns are decompressed a whole vector at a time and
+    the 500 biggest lie in every vector. So: the stage's status (bound, so it
+    filters inside the scan rather than through a join), the ids of the top
+    `limit` by amount from the narrow columns, then only those rows fetched
+    through the primary key (an index scan up to 2,048 ids) with their account
+    and owner names. The fetch repeats the stage, status and scope conditions,
+    so a deal moved or reassigned between the statements is left out rather
+    than shown where it no longer is.
+    """
     flt = flt or PipelineFilter()
     today = today or date.today()
     where, wp = scope_where(actor, flt, date_column="created_at")
-    return db.query(
+    where_t, wp_t = scope_where(actor, flt, date_column="created_at", alias="t")
+    # None for an unknown stage id: `o.status = NULL` keeps nothing, as the join on stages did.
+    status = db.scalar("SELECT CASE WHEN is_won THEN 'won' ELSE 'open' END FROM stages WHERE id = ?", [stage_id])
+    ids = [r[0] for r in db.rows(f"SELECT o.id FROM opportunities o WHERE o.stage_id = ? AND o.status = ? AND {where} "
+                                 "ORDER BY o.amount DESC, o.id LIMIT ?", [stage_id, status, *wp, limit])]
+    if not ids:
+        return pl.DataFrame(schema=_STAGE_DEALS_SCHEMA)
+    # One placeholder per id: a literal list is what DuckDB answers with an index scan.
+    rows = db.rows(
         f"""
-        SELECT o.id, o.name, a.name AS account, u.display_name AS owner, o.amount,
-               coalesce(o.probability, s.probability) AS probability, o.expected_close,
-               date_diff('day', coalesce(o.stage_entered_at, o.created_at)::DATE, ?::DATE) AS days_in_stage,
-               o.last_activity_at
-        FROM opportunities o
-        JOIN stages s ON s.id = o.stage_id
-        LEFT JOIN accounts a ON a.id = o.account_id
-        LEFT JOIN users u ON u.id = o.owner_id
-        WHERE o.stage_id = ? AND o.status = CASE WHEN s.is_won THEN 'won' ELSE 'open' END AND {where}
-        ORDER BY o.amount DESC, o.id
-        LIMIT ?
+        WITH top AS MATERIALIZED (
+            SELECT o.id, o.name, o.account_id, o.owner_id, o.amount, o.probability, o.expected_close,
+                   o.stage_entered_at, o.created_at, o.last_activity_at, o.stage_id, o.status,
+                   o.department_id, o.region, o.product_id, o.source
+            FROM opportunities o
+            WHERE o.id IN ({", ".join("?" * len(ids))})
+        )
+        SELECT t.id, t.name, a.name AS account, u.display_name AS owner, t.amount,
+               coalesce(t.probability, s.probability) AS probability, t.expected_close,
+               date_diff('day', coalesce(t.stage_entered_at, t.created_at)::DATE, ?::DATE) AS days_in_stage,
+               t.last_activity_at
+        FROM top t
+        JOIN stages s ON s.id = ?
+        LEFT JOIN accounts a ON a.id = t.account_id
+        LEFT JOIN users u ON u.id = t.owner_id
+        WHERE t.stage_id = ? AND t.status = ? AND {where_t}
+        ORDER BY t.amount DESC, t.id
         """,
-        [today, stage_id, *wp, limit],
+        [*ids, today, stage_id, stage_id, status, *wp_t],
     )
+    # Rows, not db.query: its relation plans the statement twice, and planning
+    # a 500-value IN list is most of this statement's time.
+    return pl.DataFrame(rows, schema=_STAGE_DEALS_SCHEMA, orient="row")

@@ -219,3 +219,45 @@ def test_incremental_facts_equal_a_rebuild(demo):
     forecast_facts.rebuild(demo)
     assert demo.query("SELECT * FROM forecast_facts ORDER BY id").equals(snapshot)
     assert forecast.funnel(demo, Actor.system(), FLT).equals(incremental)
+
+
+def _stage_deals_by_hand(db, stage_id: int, owner_ids: list[int] | None, limit: int):
+    """The stage's deals worked out in polars from whole tables (no top-n, no index fetch in SQL)."""
+    import polars as pl
+
+    opps = db.query("SELECT * FROM opportunities WHERE created_at >= DATE '2025-07-01' "
+                    "AND created_at < DATE '2026-07-01'")
+    st = db.query("SELECT id, is_won, probability AS stage_probability FROM stages")
+    accounts = db.query("SELECT id AS account_id, name AS account FROM accounts")
+    users = db.query("SELECT id AS owner_id, display_name AS owner FROM users")
+    won = st.filter(pl.col("id") == stage_id)["is_won"].to_list()
+    if not won:
+        return opps.head(0)
+    d = opps.filter((pl.col("stage_id") == stage_id) & (pl.col("status") == ("won" if won[0] else "open")))
+    if owner_ids is not None:
+        d = d.filter(pl.col("owner_id").is_in(owner_ids))
+    d = d.sort(["amount", "id"], descending=[True, False]).head(limit)
+    d = d.join(accounts, on="account_id", how="left", maintain_order="left")
+    d = d.join(users, on="owner_id", how="left", maintain_order="left")
+    prob = st.filter(pl.col("id") == stage_id)["stage_probability"][0]
+    entered = pl.coalesce("stage_entered_at", "created_at").cast(pl.Date)
+    return d.select(
+        "id", "name", "account", "owner", "amount",
+        pl.col("probability").fill_null(prob).alias("probability"), "expected_close",
+        (pl.lit(TODAY) - entered).dt.total_days().alias("days_in_stage"), "last_activity_at")
+
+
+@pytest.mark.parametrize("login", ["admin", "manager1", "rep3"])
+def test_stage_deals_match_an_independent_computation(demo, login):
+    who = load_actor(demo, login)
+    owners = None if who.sees_all else (list(who.team_ids) or [who.id]) if who.role == "manager" else [who.id]
+    stage_ids = [r[0] for r in demo.rows("SELECT id FROM stages ORDER BY id")] + [999]
+    for stage_id in stage_ids:
+        for limit in (3, 500):
+            got = forecast.stage_deals(demo, who, FLT, stage_id, today=TODAY, limit=limit)
+            want = _stage_deals_by_hand(demo, stage_id, owners, limit)
+            assert got["id"].to_list() == want["id"].to_list(), (login, stage_id, limit)
+            assert got.to_dicts() == want.to_dicts(), (login, stage_id, limit)
+    # the empty answer has the same columns and types as a full one
+    empty = forecast.stage_deals(demo, who, FLT, 999, today=TODAY)
+    assert empty.height == 0 and empty.schema == forecast.stage_deals(demo, who, FLT, 1, today=TODAY).schema
