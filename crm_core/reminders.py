@@ -13,12 +13,19 @@ Each list holds only rows the actor may see.
 
 The page shows the most urgent `SHOWN_ROWS` rows of each list and the full
 count of each (an admin's "stale in stage" holds ~170k deals at 1M
-opportunities). `all_reminders` therefore works in two steps: one statement
-returns, per list, the full count and the ids of the first rows in the
-list's order (`min_by(id, order key, n)`, a top-n aggregate that reads no
-names); then one small statement per list fetches those rows by id with
-their names. Fetching names for every matching row and sorting them was what
-made the lists slow (418 ms for an admin at 1M deals).
+opportunities). `all_reminders` reads them in two statements:
+
+1. one statement (a UNION ALL BY NAME, one branch per list) returns every
+   list's full count; for the task, pool and payment lists also their first
+   rows, whole (top-n on the table's own columns, names joined to those rows
+   only); for the two deal lists the ids of their first rows
+   (`min_by(id, order, n)`: a top-n aggregate that reads no names);
+2. one read fetches the deals of both deal lists by id, with their names.
+
+Reading a deal's name is what costs: the names of the ~120k-170k matching
+deals cost ~60 ms to decode, while a fetch of ~1,000 deals by id through the
+primary key index reads only those. The earlier design (one by-id statement
+per list) paid a statement's planning and a scan five times over.
 """
 
 from __future__ import annotations
@@ -54,17 +61,22 @@ class _List:
     alias: str
     owner: str       # the owner column the row rules apply to
     rows: str        # condition a row must meet to be on the list
-    key: str         # the list's order as one sortable value (ties broken by id)
-    columns: str     # the shown columns
+    order: tuple[str, ...]  # the list's order (the last key is the row's id, so no two rows tie)
+    columns: tuple[str, ...]  # the shown columns, each `expr AS name` or `alias.column`
     names: str       # joins that only add shown names
     joins: str = ""  # joins `rows` and `owner` need
+    by_id: bool = False  # first rows picked as ids, then read by id (lists too long to read names for)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.rsplit(" AS ", 1)[-1].rsplit(".", 1)[-1] for c in self.columns]
 
 
 _LISTS: dict[str, _List] = {
     "overdue_followups": _List(
-        "activities", "t", "t.owner_id", "NOT t.done AND t.due_date < $today::DATE", "(t.due_date, t.id)",
-        "t.id, t.due_date, date_diff('day', t.due_date, $today::DATE) AS days_overdue, t.subject, "
-        "a.name AS account, t.version",
+        "activities", "t", "t.owner_id", "NOT t.done AND t.due_date < $today::DATE", ("t.due_date", "t.id"),
+        ("t.id", "t.due_date", "date_diff('day', t.due_date, $today::DATE) AS days_overdue", "t.subject",
+         "a.name AS account", "t.version"),
         "LEFT JOIN accounts a ON a.id = t.account_id"),
     "returning_to_pool": _List(
         # as pool.returning_soon: owned, not merged, at most `pool.warn_days` days left; a rep only their own
@@ -72,32 +84,33 @@ _LISTS: dict[str, _List] = {
         # order as by days_left, without computing it for 100k accounts)
         "accounts", "a", "a.owner_id",
         f"a.owner_id IS NOT NULL AND a.merged_into_id IS NULL AND {_FOLLOWED} < $returning_before",
-        f"({_FOLLOWED}::DATE, a.name, a.id)",
-        f"a.id, a.name, u.display_name AS owner, {_FOLLOWED} AS last_followup, {_DAYS_LEFT} AS days_left",
+        (f"{_FOLLOWED}::DATE", "a.name", "a.id"),
+        ("a.id", "a.name", "u.display_name AS owner", f"{_FOLLOWED} AS last_followup", f"{_DAYS_LEFT} AS days_left"),
         "LEFT JOIN users u ON u.id = a.owner_id"),
     "payments_due": _List(
         "payments", "p", "c.owner_id",
         "p.amount_paid < p.amount_due AND c.status <> 'cancelled' AND p.due_date >= $today::DATE "
         "AND p.due_date <= $today::DATE + $payment_days::INTEGER",
-        "(p.due_date, p.id)",
-        "p.id, p.due_date, c.contract_no, a.name AS account, p.amount_due, p.amount_due - p.amount_paid AS outstanding",
+        ("p.due_date", "p.id"),
+        ("p.id", "p.due_date", "c.contract_no", "a.name AS account", "p.amount_due",
+         "p.amount_due - p.amount_paid AS outstanding"),
         "LEFT JOIN accounts a ON a.id = c.account_id",
         "JOIN contracts c ON c.id = p.contract_id"),
     "past_close": _List(
         "opportunities", "o", "o.owner_id", "o.status = 'open' AND o.expected_close < $today::DATE",
-        "(o.expected_close, o.id)",
-        "o.id, o.name, a.name AS account, s.name AS stage, o.expected_close, "
-        "date_diff('day', o.expected_close, $today::DATE) AS days_late, o.amount",
-        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id"),
+        ("o.expected_close", "o.id"),
+        ("o.id", "o.name", "a.name AS account", "s.name AS stage", "o.expected_close",
+         "date_diff('day', o.expected_close, $today::DATE) AS days_late", "o.amount"),
+        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True),
     "stale_in_stage": _List(
         # idle_days >= stale_days written as a time bound on both dates, and the most idle first as the
         # oldest move first: the same rows and order, without computing idle_days for every open deal
         "opportunities", "o", "o.owner_id",
         "o.status = 'open' AND coalesce(o.stage_entered_at, o.created_at) < $stale_before "
         "AND coalesce(o.last_activity_at, o.created_at) < $stale_before",
-        f"({_MOVED}::DATE, o.id)",
-        f"o.id, o.name, a.name AS account, s.name AS stage, {_IDLE} AS idle_days, o.amount",
-        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id"),
+        (f"{_MOVED}::DATE", "o.id"),
+        ("o.id", "o.name", "a.name AS account", "s.name AS stage", f"{_IDLE} AS idle_days", "o.amount"),
+        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True),
 }
 
 
@@ -138,8 +151,8 @@ def _params(db: Database, today: date) -> dict[str, Any]:
 
 
 def _where(actor: Actor, spec: _List, kind: str, params: dict[str, Any]) -> str:
-    """The row rules for one list: `access.owner_scope` (its `?` bound by name), plus, as on the pool
-    tab, a rep's returning-to-pool list holds only their own accounts."""
+    """The list's condition and row rules: `access.owner_scope` (its `?` bound by name), plus, as on the
+    pool tab, a rep's returning-to-pool list holds only their own accounts."""
     cond, values = owner_scope(actor, spec.owner)
     parts = cond.split("?")
     out = parts[0]
@@ -149,7 +162,7 @@ def _where(actor: Actor, spec: _List, kind: str, params: dict[str, Any]) -> str:
     if kind == "returning_to_pool" and actor.role == "rep":
         params["me"] = actor.id
         out += " AND a.owner_id = $me"
-    return out
+    return f"{spec.rows} AND {out}"
 
 
 def _query(db: Database, sql: str, params: dict[str, Any]) -> pl.DataFrame:
@@ -158,60 +171,92 @@ def _query(db: Database, sql: str, params: dict[str, Any]) -> pl.DataFrame:
     return db.query(sql, {k: v for k, v in params.items() if k in used})
 
 
-def _list(db: Database, actor: Actor, kind: str, params: dict[str, Any], ids: list[int] | None) -> pl.DataFrame:
-    """One list's rows in its order: every row on it, or (with `ids`) only those rows."""
+def _list(db: Database, actor: Actor, kind: str, params: dict[str, Any]) -> pl.DataFrame:
+    """Every row of one list, in its order."""
     spec = _LISTS[kind]
     p = dict(params)
-    source = spec.table
-    if ids is not None:
-        # The rows by id alone, behind a LIMIT so that DuckDB cannot push the list's other conditions
-        # or the joins' filters into this scan: with them it reads the names of every matching row
-        # (~120k deals) before dropping all but these (measured 5-10x slower at 1M deals).
-        source = f"(SELECT * FROM {spec.table} WHERE list_contains($ids::BIGINT[], id) LIMIT len($ids::BIGINT[]))"
-        p["ids"] = ids
-    # the list's conditions hold for these rows too: a save between the two statements drops a row, never adds one
     return _query(db, f"""
-        SELECT {spec.columns}
-        FROM {source} {spec.alias} {spec.joins} {spec.names}
-        WHERE {spec.rows} AND {_where(actor, spec, kind, p)}
-        ORDER BY {spec.key}""", p)
+        SELECT {', '.join(spec.columns)}
+        FROM {spec.table} {spec.alias} {spec.joins} {spec.names}
+        WHERE {_where(actor, spec, kind, p)}
+        ORDER BY {', '.join(spec.order)}""", p)
 
 
 def overdue_followups(db: Database, actor: Actor, today: date) -> pl.DataFrame:
-    return _list(db, actor, "overdue_followups", _params(db, today), None)
+    return _list(db, actor, "overdue_followups", _params(db, today))
 
 
 def payments_due(db: Database, actor: Actor, today: date) -> pl.DataFrame:
-    return _list(db, actor, "payments_due", _params(db, today), None)
+    return _list(db, actor, "payments_due", _params(db, today))
 
 
 def past_close(db: Database, actor: Actor, today: date) -> pl.DataFrame:
-    return _list(db, actor, "past_close", _params(db, today), None)
+    return _list(db, actor, "past_close", _params(db, today))
 
 
 def stale_in_stage(db: Database, actor: Actor, today: date) -> pl.DataFrame:
-    return _list(db, actor, "stale_in_stage", _params(db, today), None)
+    return _list(db, actor, "stale_in_stage", _params(db, today))
 
 
-def _firsts(db: Database, actor: Actor, params: dict[str, Any], limit: int) -> tuple[dict[str, int],
-                                                                                      dict[str, list[int]]]:
-    """Every list's full count and the ids of its first `limit` rows, in one statement.
+def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
+    """One list's branch of the first statement: its count, and its first rows or their ids."""
+    spec = _LISTS[kind]
+    where = _where(actor, spec, kind, p)
+    source = f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {where}"
+    if spec.by_id:
+        # the ids of the first rows in the list's order, kept as the scan goes: no sort, no names read
+        return (f"SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, ({', '.join(spec.order)}), $limit) "
+                f"AS {kind}_ids {source}")
+    # the first rows by a top-n on the table's own columns, then the names of just those rows; the
+    # order keys ride along as _k0.. (list() keeps no order of its own) and are dropped afterwards
+    keys = ", ".join(f"{k} AS _k{i}" for i, k in enumerate(spec.order))
+    by = ", ".join(f"_k{i}" for i in range(len(spec.order)))
+    return (f"SELECT * FROM (SELECT count(*) AS {kind}_n {source}), "
+            f"(SELECT list(q ORDER BY {by}) AS {kind}_rows FROM ("
+            f"SELECT {', '.join(spec.columns)}, {keys} "
+            f"FROM (SELECT {spec.alias}.* {source} ORDER BY {', '.join(spec.order)} LIMIT $limit) {spec.alias} "
+            f"{spec.joins} {spec.names}) q)")
 
-    One aggregate per list, each over its own table with the list's condition
-    and row rule in the scan: `min_by(id, order, n)` keeps the n first as it
-    goes (no sort of the whole list, no names read). Scanning the deals once
-    for both deal lists (per-list FILTERs) measured slower: the conditions
-    then run above the scan, and the two aggregates no longer run side by side.
+
+def _unpack(first: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """A list's first rows from the first statement's list of row structs (an empty list is NULL)."""
+    col = first[f"{kind}_rows"]
+    if col[0] is None or len(col[0]) == 0:
+        df = pl.DataFrame(schema=col.dtype.inner.to_schema())  # type: ignore[union-attr]
+    else:
+        df = first.select(pl.col(f"{kind}_rows").explode()).unnest(f"{kind}_rows")
+    return df.drop([c for c in df.columns if c.startswith("_k")])
+
+
+def _by_id(db: Database, actor: Actor, params: dict[str, Any], ids: dict[str, list[int]]) -> dict[str, pl.DataFrame]:
+    """The first rows of the lists picked by id, read in one statement per table (both deal lists read
+    their deals together), split and put back in each list's order in polars.
+
+    The rows are read by id behind a LIMIT so that DuckDB cannot push the lists' conditions or the joins'
+    filters into this scan (with them it reads the names of every matching deal, ~120k, before dropping
+    all but these; measured 5-10x slower at 1M deals), and each list's condition is checked again here:
+    a save between the two statements drops a row, never adds one.
     """
-    p = dict(params, limit=limit)
-    parts = []
+    out: dict[str, pl.DataFrame] = {}
+    by_table: dict[str, list[str]] = {}
     for kind in KINDS:
-        spec = _LISTS[kind]
-        parts.append(f"(SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, {spec.key}, $limit) AS {kind}_ids "
-                     f"FROM {spec.table} {spec.alias} {spec.joins} "
-                     f"WHERE {spec.rows} AND {_where(actor, spec, kind, p)})")
-    row = _query(db, "SELECT * FROM " + ", ".join(parts), p).row(0, named=True)
-    return ({k: int(row[f"{k}_n"]) for k in KINDS}, {k: list(row[f"{k}_ids"] or []) for k in KINDS})
+        if _LISTS[kind].by_id:
+            by_table.setdefault(_LISTS[kind].table, []).append(kind)
+    for table, kinds in by_table.items():
+        spec = _LISTS[kinds[0]]
+        p = dict(params, ids=sorted({i for k in kinds for i in ids[k]}))
+        columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns))
+        for k in kinds:
+            p[f"{k}_ids"] = ids[k]
+            columns.append(f"CASE WHEN {_where(actor, _LISTS[k], k, p)} "
+                           f"THEN list_position(${k}_ids::BIGINT[], {spec.alias}.id) END AS _pos_{k}")
+        rows = _query(db, f"""
+            SELECT {', '.join(columns)}
+            FROM (SELECT * FROM {table} WHERE list_contains($ids::BIGINT[], id) LIMIT len($ids::BIGINT[]))
+                 {spec.alias} {spec.joins} {spec.names}""", p)
+        for k in kinds:
+            out[k] = rows.filter(pl.col(f"_pos_{k}").is_not_null()).sort(f"_pos_{k}").select(_LISTS[k].column_names)
+    return out
 
 
 def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
@@ -226,8 +271,16 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
     today = today or date.today()
     params = _params(db, today)
     if limit is None:
-        rows = {kind: _list(db, actor, kind, params, None) for kind in KINDS}
+        rows = {kind: _list(db, actor, kind, params) for kind in KINDS}
         return Reminders(rows=rows, counts={k: df.height for k, df in rows.items()}, limit=None)
-    counts, ids = _firsts(db, actor, params, int(limit))
-    rows = {kind: _list(db, actor, kind, params, ids[kind]) for kind in KINDS}
-    return Reminders(rows=rows, counts=counts, limit=int(limit))
+    p = dict(params, limit=int(limit))
+    # one branch per list, each with its own columns (the others NULL): a union keeps each branch its own
+    # small join problem, where a cross product of the branches made one large one to plan
+    first = _query(db, " UNION ALL BY NAME ".join(f"({_first_part(actor, k, p)})" for k in KINDS), p)
+    first = first.select(pl.all().drop_nulls().first())
+    counts = {k: int(first[f"{k}_n"][0]) for k in KINDS}
+    ids = {k: [int(i) for i in (first[f"{k}_ids"][0] if first[f"{k}_ids"][0] is not None else [])]
+           for k in KINDS if _LISTS[k].by_id}
+    rows = {k: _unpack(first, k) for k in KINDS if not _LISTS[k].by_id}
+    rows.update(_by_id(db, actor, params, ids))
+    return Reminders(rows={k: rows[k] for k in KINDS}, counts=counts, limit=int(limit))
