@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_core import hooks, periods
+from crm_core import derived, hooks, periods
 from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.errors import ValidationError
@@ -228,6 +228,17 @@ def _fingerprint(cur: Any, *, full: bool) -> str:
     return "|".join(":".join(str(v) for v in p) for p in parts)
 
 
+# Accounts waiting to be folded in: explicit requests (refresh_accounts) and the saves' shared queue.
+_QUEUED_SQL = f"SELECT account_id FROM plan_facts_dirty UNION ALL {derived.queued_sql('plan')}"
+_QUEUED_COUNT_SQL = f"SELECT count(*) FROM ({_QUEUED_SQL})"
+
+
+def _clear_queue(cur: Any) -> None:
+    """Inside a refresh or rebuild: every queued account is folded in."""
+    cur.execute("DELETE FROM plan_facts_dirty")
+    derived.mark_folded(cur, "plan")
+
+
 def _set_state(cur: Any, compacted: int | None = None, *, full: bool = True) -> None:
     """Record what the facts were built from. An incremental refresh skips the
     (costlier) full fingerprint: the next "recompute everything" then rebuilds."""
@@ -253,13 +264,13 @@ def rebuild_facts(db: Database, *, only_if_stale: bool = False) -> int:
         produced = db.data_version + 1
         if only_if_stale:
             stored = cur.execute("SELECT fingerprint, compacted_rows FROM plan_facts_state WHERE id = 1").fetchone()
-            queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+            queued = cur.execute(_QUEUED_COUNT_SQL).fetchone()[0]
             if stored is not None and not queued and stored[0] == _fingerprint(cur, full=False):
                 _seen[db] = produced
                 return stored[1]
         cur.execute("DELETE FROM plan_facts_account")
         cur.execute("DELETE FROM plan_facts")
-        cur.execute("DELETE FROM plan_facts_dirty")
+        _clear_queue(cur)
         # sorted, so min/max indexes skip most row groups: by account for refreshes, by month for reads
         cur.execute("INSERT INTO plan_facts_account SELECT * FROM (" + _events_bulk_sql() + ") ORDER BY account_id")
         cur.execute("""INSERT INTO plan_facts
@@ -284,11 +295,11 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
         produced = db.data_version + 1
         if account_ids is not None:
             cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [list(account_ids)])
-        queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+        queued = cur.execute(_QUEUED_COUNT_SQL).fetchone()[0]
         if not queued:
             return False
         # the new figures once, into a temporary table of this transaction's connection
-        cur.execute("CREATE OR REPLACE TEMP TABLE _plan_dirty AS SELECT DISTINCT account_id FROM plan_facts_dirty")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE _plan_dirty AS SELECT DISTINCT account_id FROM ({_QUEUED_SQL})")
         cur.execute("CREATE OR REPLACE TEMP TABLE _plan_new AS " + _events_sql(acct))
         try:
             cur.execute(
@@ -305,7 +316,7 @@ def refresh_accounts(db: Database, account_ids: list[int] | None = None) -> bool
         finally:
             cur.execute("DROP TABLE IF EXISTS _plan_new")
             cur.execute("DROP TABLE IF EXISTS _plan_dirty")
-        cur.execute("DELETE FROM plan_facts_dirty")
+        _clear_queue(cur)
         _set_state(cur, full=False)
         rows, compacted = cur.execute(
             "SELECT (SELECT count(*) FROM plan_facts), (SELECT compacted_rows FROM plan_facts_state WHERE id = 1)"
@@ -354,7 +365,7 @@ def ensure_facts(db: Database) -> None:
         return
     with db.cursor() as cur:
         stored = cur.execute("SELECT fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
-        queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+        queued = cur.execute(_QUEUED_COUNT_SQL).fetchone()[0]
         current = _fingerprint(cur, full=False)
     if stored is None or stored[0] == _STALE:
         # never built: queued accounts (e.g. from the daily jobs) are only part of the picture;
@@ -368,9 +379,10 @@ def ensure_facts(db: Database) -> None:
         _seen[db] = seen
 
 
-@hooks.on_change("opportunities", "orders", "payments", "contracts", "accounts")
+@hooks.on_change(*derived.PLAN_TABLES)
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
-    """Queue the accounts; the next read recomputes them in one pass (a write stays fast).
+    """Given accounts are queued by `derived`'s listener, in the queue every summary shares
+    (one insert per save); the next read recomputes them in one pass (a write stays fast).
 
     "Any account" (None) marks the facts stale, unless nothing changed since
     they were built (several bulk notifications in a row): the next read, or
@@ -382,19 +394,12 @@ def _on_change(db: Any, account_ids: list[int] | None) -> None:
     if account_ids is None:
         with db.atomic() as cur:
             stored = cur.execute("SELECT full_fingerprint FROM plan_facts_state WHERE id = 1").fetchone()
-            queued = cur.execute("SELECT count(*) FROM plan_facts_dirty").fetchone()[0]
+            queued = cur.execute(_QUEUED_COUNT_SQL).fetchone()[0]
             unchanged = stored is not None and not queued and stored[0] == _fingerprint(cur, full=True)
             if not unchanged:
                 cur.execute("UPDATE plan_facts_state SET fingerprint = ?, full_fingerprint = NULL WHERE id = 1",
                             [_STALE])
         return
-    with db.atomic() as cur:
-        # -1 stands for "deals without an account", which every refresh recomputes anyway
-        ids = list(account_ids) or [-1]
-        if len(ids) == 1:  # a form save: the plain insert is the cheaper statement
-            cur.execute("INSERT INTO plan_facts_dirty VALUES (?)", ids)
-        else:
-            cur.execute("INSERT INTO plan_facts_dirty SELECT unnest(?::BIGINT[])", [ids])
 
 
 # -- who sees which targets and figures ------------------------------------

@@ -5,11 +5,12 @@ account with orders) and `value_account_products` (one row per account and
 product bought), never from the order lines on a page view.
 
 Kept current three ways:
-- a `hooks.on_change` listener, after a committed write to orders, payments,
-  contracts, activities, opportunities or accounts, records the accounts
-  touched in `value_summary_dirty` (a write stays a few milliseconds), or -1
-  for "any account" after a bulk change; the next value read (or
-  `derived.refresh_all`) recomputes just those in one batch, or everything.
+- a write to orders, payments, contracts, activities, opportunities or
+  accounts queues the accounts it touched in `plan_facts_and_value_dirty` (the queue every
+  summary shares, written by `crm_core.derived` in one insert, so a save stays
+  a few milliseconds); a `hooks.on_change` listener here records -1 in
+  `value_summary_dirty` for "any account" after a bulk change. The next value
+  read (or `derived.refresh_all`) recomputes just those in one batch, or everything.
 - `rebuild(db)` recomputes everything in bulk (demo, benchmark loads, imports).
 - `ensure_current(db)` runs before each read: it refreshes the dirty accounts,
   then compares a cheap fingerprint
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_core import hooks
+from crm_core import derived, hooks
 from crm_core.db import Database
 
-SOURCE_TABLES = ("orders", "payments", "contracts", "activities", "opportunities", "accounts")
+SOURCE_TABLES = derived.VALUE_TABLES
 
 # Row counts, highest ids and sums of versions: cheap at 5M order lines (no amounts are summed), and they
 # move on every insert, delete and versioned edit. An in-place UPDATE of an order line without a
@@ -138,6 +139,7 @@ def refresh(db: Database, account_ids: list[int] | None = None, *, force: bool =
             cur.execute("DELETE FROM value_summary_dirty")
         else:
             cur.execute("DELETE FROM value_summary_dirty WHERE account_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+        derived.mark_folded(cur, "value", ids)
         if ids is None:
             cur.execute("DELETE FROM value_summary")
             cur.execute("DELETE FROM value_account_products")
@@ -189,7 +191,9 @@ def ensure_current(db: Database) -> None:
     seen = db.data_version  # taken before looking: a save committed meanwhile is looked at next time
     if db.read_only or _verified.get(key) == seen:
         return
-    dirty = [r[0] for r in db.rows("SELECT DISTINCT account_id FROM value_summary_dirty")]
+    # -1 in the shared queue is the plan facts' "deals without an account", not "every account"
+    dirty = [r[0] for r in db.rows("SELECT account_id FROM value_summary_dirty UNION "
+                                   f"SELECT account_id FROM ({derived.queued_sql('value')}) WHERE account_id >= 0")]
     if dirty:
         refresh(db, None if -1 in dirty else dirty, force=True)
     if not is_current(db):
@@ -215,5 +219,7 @@ def mark_dirty(db: Database, account_ids: list[int] | None) -> None:
 @hooks.on_change(*SOURCE_TABLES)
 def _on_change(db: Any, account_ids: list[int] | None) -> None:
     # only a note, so the writer does not wait: the next value read (or `derived.refresh_all`)
-    # recomputes these accounts, or everything after a bulk change ("any account", None)
-    mark_dirty(db, account_ids)
+    # recomputes everything after a bulk change ("any account", None); given accounts are
+    # queued by `derived`'s listener, in the queue every summary shares (one insert per save)
+    if account_ids is None:
+        mark_dirty(db, None)

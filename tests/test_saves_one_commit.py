@@ -1,6 +1,7 @@
 """A single-row save is one transaction: the row, its audit entry and the change
-listeners' dirty-account marks commit together (one commit, one WAL flush),
-and a refused save leaves none of them behind (see crm_core/hooks.py)."""
+listeners' dirty-account mark commit together (one commit, one WAL flush),
+and a refused save leaves none of them behind (see crm_core/hooks.py). The
+mark is one row of the queue every summary shares (crm_core/derived.py)."""
 
 from __future__ import annotations
 
@@ -23,18 +24,25 @@ def deal(tmp_path):
     aid = accounts.create(db, ann, name="Acme", region="East", now=NOW)
     oid = opportunities.create(db, ann, name="Acme widgets", stage_id=1, amount="1000", expected_close="2026-08-31",
                                account_id=aid, now=NOW)
-    # start from empty queues, as after a read that folded them in
-    db.execute("DELETE FROM value_summary_dirty")
-    db.execute("DELETE FROM plan_facts_dirty")
+    _empty_queues(db)  # as after the reads that folded them in
     yield db, ann, aid, oid
     db.close()
+
+
+def _empty_queues(db) -> None:
+    for table in ("value_summary_dirty", "plan_facts_dirty", "plan_facts_and_value_dirty"):
+        db.execute(f"DELETE FROM {table}")
 
 
 def _state(db, entity: str, row_id: int, account_id: int) -> tuple[int, int, int]:
     """(audit rows of the entity, value marks, plan marks of the account)."""
     return (db.scalar("SELECT count(*) FROM audit_log WHERE entity = ? AND entity_id = ?", [entity, row_id]),
-            db.scalar("SELECT count(*) FROM value_summary_dirty WHERE account_id = ?", [account_id]),
-            db.scalar("SELECT count(*) FROM plan_facts_dirty WHERE account_id = ?", [account_id]))
+            db.scalar("SELECT count(*) FROM (SELECT account_id FROM value_summary_dirty UNION ALL "
+                      "SELECT account_id FROM plan_facts_and_value_dirty WHERE NOT value_done) WHERE account_id = ?",
+                      [account_id]),
+            db.scalar("SELECT count(*) FROM (SELECT account_id FROM plan_facts_dirty UNION ALL "
+                      "SELECT account_id FROM plan_facts_and_value_dirty WHERE NOT plan_done) WHERE account_id = ?",
+                      [account_id]))
 
 
 def test_committed_deal_edit_has_audit_row_and_both_marks_in_one_commit(deal):
@@ -52,8 +60,7 @@ def test_committed_deal_edit_has_audit_row_and_both_marks_in_one_commit(deal):
 def test_refused_stale_deal_edit_leaves_no_mark_no_audit_row(deal):
     db, ann, aid, oid = deal
     opportunities.update(db, ann, oid, 1, {"amount": "1500"}, now=NOW)
-    db.execute("DELETE FROM value_summary_dirty")
-    db.execute("DELETE FROM plan_facts_dirty")
+    _empty_queues(db)
     audits, _, _ = _state(db, "opportunity", oid, aid)
     before = db.data_version
     with pytest.raises(StaleEditError) as err:
