@@ -25,7 +25,7 @@ from crm_core.importer import load, plan, reading
 from crm_core.importer import mapping as mapping_mod
 from crm_core.importer.entities import ENTITIES, Entity, get_entity
 from crm_core.importer.plan import Options
-from crm_core.importer.values import AmbiguousDates, clean_fast
+from crm_core.importer.values import AmbiguousDates
 
 __all__ = ["ENTITIES", "AmbiguousDates", "ImportRejected", "ImportResult", "Options", "import_file",
            "read_headers", "undo"]
@@ -108,6 +108,7 @@ def import_file(db: Database, actor: Actor, entity: str, path: str | Path, dry_r
         opts.mapping_name = mapping
         mapping = mapping_mod.load(db, mapping, ent)
     opts.tick(0.02, "reading")
+    plan.register_functions(db)
     src = reading.open_source(path, file_name, max_mb=_max_mb(db))
     try:
         resolved = mapping_mod.resolve(ent, src.headers, mapping)
@@ -196,11 +197,10 @@ def _add_constants(cur: Any, src: reading.Source, ent: Entity, resolved: dict[st
         for h, t in list(resolved.items()):
             if t == fname:
                 resolved[h] = None
-        col = f"c{len(src.headers)}"
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {plan.RAW} AS SELECT *, ?::VARCHAR AS {col} FROM {plan.RAW}",
-                    [value])
+        src.constants.append((f"c{len(src.headers)}", value))
         header = f"{fname} (set to {value})"
         src.headers.append(header)
+        reading.define_raw(cur, src, plan.RAW)
         resolved[header] = fname
 
 
@@ -223,13 +223,9 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
     for fname, vals in st.to_create.items():
         result.notes.append(f"{st.missing_counts.get(fname, len(vals)):,} new {fname} value(s) will be created "
                             f"from {st.headers[fname]!r}.")
-    optional = [f for f in ent.fields if f.kind == "ref" and f.name in st.mapped and not f.required]
-    if optional:
-        blanks = cur.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {clean_fast(st.mapped[f.name])} IS NULL)"
-                                                   for f in optional) + f" FROM {plan.RAW}").fetchall()[0]
-        for f, blank in zip(optional, blanks):
-            if blank:
-                result.notes.append(f"{blank:,} row(s) have no {st.headers[f.name]!r} (left empty).")
+    for fname, blank in st.blank_counts.items():
+        if blank:
+            result.notes.append(f"{blank:,} row(s) have no {st.headers[fname]!r} (left empty).")
     for f in ent.fields:  # references found under another spelling ('GTXPro' is the product 'GTX Pro')
         if f.kind == "ref" and f.name in st.mapped and f.ref in ("product", "account", "user", "stage"):
             label = {"product": "name", "account": "name", "user": "display_name", "stage": "name"}[f.ref]
@@ -263,15 +259,18 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
 
 
 def _drop_temp(cur: Any) -> None:
-    """Drop the staging tables (after a failed transaction they are gone already)."""
+    """Drop the staging tables and views (after a failed transaction they are gone already)."""
     try:
-        names = [r[0] for r in cur.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_imp_')"
-        ).fetchall()]
-        for n in names:
-            cur.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(n)}")
+        names = cur.execute(
+            "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '_imp_') "
+            f"AND view_name <> '{reading.ARROW}' UNION ALL "
+            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_imp_')"
+        ).fetchall()
+        for kind, n in names:
+            cur.execute(f"DROP {kind} IF EXISTS temp.{quote_ident(n)}")
     except Exception:  # duckdb.Error: an aborted transaction; the rollback removes them
         pass
+    reading.drop_raw(cur)
 
 
 def undo(db: Database, actor: Actor, batch_id: int, *, dry_run: bool = False) -> dict[str, Any]:

@@ -89,8 +89,8 @@ def create_missing(cur: Any, actor: Actor, entity: Entity, st: Staged, batch: in
     return made
 
 
-def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts: Options, batch: int) -> dict[str, int]:
-    """Write the staged rows (valid ones only); returns the counts written."""
+def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts: Options, batch: int) -> None:
+    """Write the staged rows (valid ones only); `plan.counts` said how many of each."""
     table = quote_ident(entity.table)
     cols = _columns(cur, entity.table)
     defaults = {f.target: f.default for f in entity.fields if f.target and f.default}
@@ -158,12 +158,11 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
             f"""
             UPDATE {table} t SET {quote_ident(f.target or '')} = x.ref
             FROM (SELECT {ids} AS row_id, lk.id AS ref FROM {STG} s {ijoin}
-                  JOIN {plan.RAW} raw ON raw.rowid = s._row + {st.base}
+                  JOIN {plan.RAW} raw ON raw._r = s._row
                   JOIN _imp_lk_{fname} lk ON lk.v0 = raw.{st.mapped[fname]}
                   WHERE s._action IN ('create', 'update') AND s.f_{fname} IS NULL) x
             WHERE t.id = x.row_id
             """)
-    return plan.counts(cur)
 
 
 def finish_batch(cur: Any, actor: Actor, entity: Entity, batch: int, counts: dict[str, int], total: int,

@@ -110,19 +110,24 @@ class Staged:
     update_columns: list[str] = field(default_factory=list)         # o_ columns compared and updated
     self_refs: list[str] = field(default_factory=list)              # fields pointing into the same upload
     key_alts: list[tuple[str, ...]] = field(default_factory=list)   # the match keys the file fills
-    base: int = 0                                                   # rowid of the raw table's first row
     missing_counts: dict[str, int] = field(default_factory=dict)    # field -> distinct values matching nothing
     unique_keys: set[str] = field(default_factory=set)              # key columns whose file values never repeat
+    blank_counts: dict[str, int] = field(default_factory=dict)      # optional reference -> rows leaving it blank
 
 
-def register_functions(cur: Any) -> None:
-    """crm_norm_company(): the accounts matching key, the same Python function the app uses."""
-    # registered once per database (visible to every cursor); a failed CREATE would abort the transaction
-    known = cur.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'crm_norm_company'"
-                        ).fetchall()[0][0]
-    if not known:
-        cur.create_function("crm_norm_company", normalize_company_name, ["VARCHAR"], "VARCHAR",
-                            side_effects=False)
+def register_functions(db: Any) -> None:
+    """crm_norm_company(): the accounts matching key, the same Python function the app uses.
+
+    Registered once per database (every cursor sees it). Called outside the
+    import's transaction, where a failed probe costs nothing (inside, it would
+    abort the transaction); probing is ~1 ms where listing duckdb_functions() took 50.
+    """
+    with db.cursor() as cur:
+        try:
+            cur.execute("SELECT crm_norm_company('')").fetchall()
+        except Exception:  # duckdb.CatalogException: not registered yet
+            cur.create_function("crm_norm_company", normalize_company_name, ["VARCHAR"], "VARCHAR",
+                                side_effects=False)
 
 
 def _conv(f: Field, r: str, order: str | None) -> str:
@@ -139,7 +144,6 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     mapped = {fname: col_of[h] for h, fname in mapping.items() if fname}
     headers = {fname: h for h, fname in mapping.items() if fname}
     _check_required(src, entity, mapping, mapped)
-    register_functions(cur)
 
     date_cols = {headers[f.name]: mapped[f.name] for f in entity.fields
                  if f.name in mapped and f.kind in ("date", "timestamp")}
@@ -163,10 +167,15 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     aggs += [f"count(DISTINCT {mapped[f.name]}) = count({mapped[f.name]}) AND count(*) FILTER "
              f"(WHERE starts_with({mapped[f.name]}, ' ') OR ends_with({mapped[f.name]}, ' ')) = 0 AS u_{f.name}"
              for f in plain_keys]
+    # and, for the notes, how many rows leave each optional reference blank
+    optional = [f for f in refs if not f.required]
+    aggs += [f"count(*) FILTER (WHERE {V.clean_fast(mapped[f.name])} IS NULL) AS b_{f.name}" for f in optional]
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_vals AS SELECT {', '.join(aggs) or '1 AS nothing'} FROM {RAW}")
-    if plain_keys:
-        flags = cur.execute(f"SELECT {', '.join(f'u_{f.name}' for f in plain_keys)} FROM _imp_vals").fetchall()[0]
-        st.unique_keys = {f.target for f, unique in zip(plain_keys, flags) if unique}
+    if plain_keys or optional:
+        got = cur.execute(f"SELECT {', '.join([*(f'u_{f.name}' for f in plain_keys), *(f'b_{f.name}' for f in optional)])} "
+                          "FROM _imp_vals").fetchall()[0]
+        st.unique_keys = {f.target for f, unique in zip(plain_keys, got) if unique}
+        st.blank_counts = {f.name: n for f, n in zip(optional, got[len(plain_keys):])}
     for f in refs:
         _build_lookup(cur, entity, f, mapped, opts)
         missing = [r[0] for r in cur.execute(
@@ -238,10 +247,7 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
 
     key_alts = [k for k in entity.keys if all(c in outs for c in k)]
     st.key_alts = key_alts
-    # rowids of a table made inside a transaction start high: count from the first row
-    base = cur.execute(f"SELECT min(rowid) FROM {RAW}").fetchall()[0][0] or 0
-    st.base = int(base)
-    l1_cols = ", ".join([f"rowid - {int(base)} AS _row", *([r_cols] if r_cols else []), *carried])
+    l1_cols = ", ".join(["_r AS _row", *([r_cols] if r_cols else []), *carried])
     sql_l1 = f"SELECT {l1_cols} FROM {RAW}"
     # typed values are materialised once: left as a subquery, DuckDB inlines each conversion into every
     # expression that uses it (the stored value, each check), running it several times per row
@@ -502,7 +508,7 @@ def rejected_rows(cur: Any, entity: Entity, src: Source, st: Staged, limit: int)
     res = cur.execute(
         f"WITH s AS (SELECT _row, _errs FROM {STG} WHERE _action = 'rejected' ORDER BY _row LIMIT ?) "
         f"SELECT s._row, s._errs{', ' + r_cols if r_cols else ''} FROM s "
-        f"JOIN {RAW} raw ON raw.rowid = s._row + {st.base} ORDER BY s._row", [limit]).fetchall()
+        f"JOIN {RAW} raw ON raw._r = s._row ORDER BY s._row", [limit]).fetchall()
     names = ["_row", "_errs", *[f"r_{n}" for n in st.mapped]]
     out = []
     for row in res:
@@ -545,4 +551,4 @@ def rows_of(cur: Any, entity: Entity, src: Source, st: Staged, action: str | Non
     return cur.sql(
         f"WITH s AS (SELECT * FROM {STG} s WHERE {where} ORDER BY _row LIMIT {int(limit)}) "
         f"SELECT s._row + {int(src.first_data_row)} AS row, s._action AS action, {', '.join(cols)} FROM s "
-        f"JOIN {RAW} raw ON raw.rowid = s._row + {st.base} ORDER BY s._row", params=params).pl()
+        f"JOIN {RAW} raw ON raw._r = s._row ORDER BY s._row", params=params).pl()

@@ -149,7 +149,7 @@ def detect_date_order(cur: Any, table: str, columns: dict[str, str], first_row: 
                 SELECT r, {c} AS v,
                        TRY_CAST(regexp_extract({c}, '{_SLASHED}', 1) AS INTEGER) AS a,
                        TRY_CAST(regexp_extract({c}, '{_SLASHED}', 2) AS INTEGER) AS b
-                FROM (SELECT rowid - (SELECT min(rowid) FROM {table}) AS r, {col} AS v0 FROM {table}
+                FROM (SELECT _r AS r, {col} AS v0 FROM {table}
                       -- only values that can be slashed dates pay for the regular expressions
                       WHERE NOT starts_with({col}, '19') AND NOT starts_with({col}, '20')
                         AND (contains({col}, '/') OR contains({col}, '.') OR contains({col}, '-'))))

@@ -1,0 +1,87 @@
+"""The two CSV readers agree: polars' fast read and DuckDB's strict read give the same cells.
+
+`reading.load_raw` reads the cells with polars and lets DuckDB judge the file
+only when polars could have let a malformed line through. Each file below is
+read both ways (the DuckDB way forced by making polars fail); the rows, row
+numbers and cleaned values must be identical, or both ways must refuse the file
+with the same message.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_core.errors import ValidationError
+from crm_core.importer import reading
+from crm_core.importer.values import clean
+
+SAMPLES = {
+    "plain": b"a,b,c\n1,2,3\n4,5,6\n",
+    "no_final_newline": b"a,b,c\n1,2,3\n4,5,6",
+    "crlf_and_quoted_newline": b"a,b,c\r\n1,2,3\r\n4,\"5\r\n5\",6\r\n",
+    "bom": b"\xef\xbb\xbfa,b,c\n1,2,3\n",
+    "doubled_quotes": b"a,b,c\n\"x\"\"y\",,\"\"\n1,2,3\n",
+    "quote_inside_value": b"a,b,c\n1,2,3\n4,5 \"q\" x,6\n",
+    "blank_last_cells": b"a,b,c\n1,2,3\n4,5,\n",
+    "blank_line": b"a,b,c\n1,2,3\n\n4,,6\n",
+    "blank_lines_at_end": b"a,b,c\n1,2,3\n4,5,6\n\n\n",
+    "short_row": b"a,b,c\n1,2,3\n4,5\n7,8,9\n",
+    "long_row": b"a,b,c\n1,2,3\n6,7,8,9\n",
+    "spaces_line": b"a,b,c\n1,2,3\n  \n4,5,6\n",
+    "open_quote": b"a,b,c\n1,\"2,3\n4,5,6\n",
+    "open_quote_last": b"a,b,c\n1,2,3\n4,5,\"6\n",
+    "text_after_quote": b"a,b,c\n1,\"ab\"cd,3\n4,5,6\n",
+    "not_utf8_late": b"a,b,c\n1,2,3\n" + b"x,y,z\n" * 50_000 + b"4,5\xff,6\n",
+    "title_line": b"Export of 2024\na;b;c\n1;2;3\n",
+    "semicolons_with_commas": b"a;b;c\n1,5;2;3\n",
+    "long_field": b"a,b,c\n1,2,3\n4," + b"x" * 1_100_000 + b",6\n",
+    "long_line_of_short_fields": b"a,b,c\n1,2,3\n" + b",".join([b"y" * 400_000] * 3) + b"\n",
+}
+
+
+def _read(db, tmp_path, name: str, data: bytes, *, duckdb_only: bool, monkeypatch):
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(data)
+    if duckdb_only:
+        monkeypatch.setattr(reading, "_polars_cells", lambda src, cols: (None, False))
+    try:
+        src = reading.open_source(path)
+        with db.cursor() as cur:
+            try:
+                n = reading.load_raw(cur, src, "_imp_raw")
+                cells = ", ".join(clean(f"c{i}") for i in range(len(src.headers)))
+                rows = cur.execute(f"SELECT _r, {cells} FROM _imp_raw ORDER BY _r").fetchall()
+                return ("ok", n, src.first_data_row, rows, src.raw_base)
+            finally:
+                reading.drop_raw(cur)
+    except ValidationError as exc:
+        return ("refused", str(exc))
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_polars_and_duckdb_read_the_same(db, tmp_path, monkeypatch, name):
+    fast = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=False, monkeypatch=monkeypatch)
+    strict = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=True, monkeypatch=monkeypatch)
+    assert fast[:4] == strict[:4]
+
+
+def test_well_formed_files_take_the_fast_read(db, tmp_path, monkeypatch):
+    for name in ("plain", "crlf_and_quoted_newline", "bom", "doubled_quotes", "title_line", "no_final_newline"):
+        got = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=False, monkeypatch=monkeypatch)
+        assert got[0] == "ok" and got[4] == reading.ARROW, name
+
+
+def test_doubtful_files_are_judged_by_duckdb(db, tmp_path, monkeypatch):
+    # a blank last cell is legal, so polars' cells are kept once DuckDB has counted the same rows
+    got = _read(db, tmp_path, "blank_last_cells", SAMPLES["blank_last_cells"], duckdb_only=False,
+                monkeypatch=monkeypatch)
+    assert got[0] == "ok" and got[4] == reading.ARROW and got[1] == 2
+    # a blank line is skipped by DuckDB: its count differs, so DuckDB's own cells are used
+    got = _read(db, tmp_path, "blank_line", SAMPLES["blank_line"], duckdb_only=False, monkeypatch=monkeypatch)
+    assert got[0] == "ok" and got[4] == reading.TEXT and got[1] == 2
+    for name, words in (("short_row", "2 fields where the header has 3"), ("long_field", "longer than 1 MB"),
+                        ("spaces_line", "line 3: 1 fields"), ("not_utf8_late", "not valid UTF-8")):
+        got = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=False, monkeypatch=monkeypatch)
+        assert got[0] == "refused" and words in got[1], (name, got)
