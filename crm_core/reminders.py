@@ -31,6 +31,7 @@ per list) paid a statement's planning and a scan five times over.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -41,6 +42,10 @@ from crm_core import settings
 from crm_core.access import Actor, owner_scope
 from crm_core.db import Database
 from crm_core.errors import ValidationError
+
+# `_query` takes a statement's few hundred rows as Arrow from `execute`; DuckDB notes each time that this
+# copies the rows (which costs less than binding the statement twice, as `cursor.sql` does)
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 KINDS = ("overdue_followups", "returning_to_pool", "payments_due", "past_close", "stale_in_stage")
 SHOWN_ROWS = 500  # rows of each list the page shows (the most urgent); counts are always complete
@@ -166,9 +171,18 @@ def _where(actor: Actor, spec: _List, kind: str, params: dict[str, Any]) -> str:
 
 
 def _query(db: Database, sql: str, params: dict[str, Any]) -> pl.DataFrame:
-    """Run `sql` with the named values it uses (DuckDB refuses values a statement does not name)."""
+    """Run `sql` with the named values it uses (DuckDB refuses values a statement does not name).
+
+    Through `execute` and Arrow rather than `db.query`: `cursor.sql` binds a statement once to describe
+    it and again to run it, which for these statements cost ~15 ms a call (see the module filter on
+    DuckDB's note about the Arrow copy: the results here are a few hundred rows).
+    """
     used = set(re.findall(r"\$(\w+)", sql))
-    return db.query(sql, {k: v for k, v in params.items() if k in used})
+    with db.cursor() as cur:
+        result = cur.execute(sql, {k: v for k, v in params.items() if k in used}).to_arrow_table()
+    out = pl.from_arrow(result)
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _list(db: Database, actor: Actor, kind: str, params: dict[str, Any]) -> pl.DataFrame:
@@ -198,6 +212,14 @@ def stale_in_stage(db: Database, actor: Actor, today: date) -> pl.DataFrame:
     return _list(db, actor, "stale_in_stage", _params(db, today))
 
 
+# The deal lists' top-n orders by (day, id) as one BIGINT, day * 2^40 + id: the top-n then compares one
+# integer per deal instead of a (date, id) pair (measured ~10 ms less for an admin's 170k stale deals).
+# It is exact while 0 <= id < 2^40 and |day| < 2^22 (days from 1970: years -9500 to 13400); the same
+# statement checks both bounds over the list, and a list outside them is ranked by the pair instead.
+_ID_SPAN = 1 << 40
+_DAY_SPAN = 1 << 22
+
+
 def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
     """One list's branch of the first statement: its count, and its first rows or their ids."""
     spec = _LISTS[kind]
@@ -205,8 +227,12 @@ def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
     source = f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {where}"
     if spec.by_id:
         # the ids of the first rows in the list's order, kept as the scan goes: no sort, no names read
-        return (f"SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, ({', '.join(spec.order)}), $limit) "
-                f"AS {kind}_ids {source}")
+        # (the day clamped so that a date beyond the bounds cannot overflow the product; `_exact` is then false)
+        day = f"date_diff('day', DATE '1970-01-01', {spec.order[0]})"
+        rank = f"least(greatest({day}, -{_DAY_SPAN}), {_DAY_SPAN}) * {_ID_SPAN} + {spec.alias}.id"
+        return (f"SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, {rank}, $limit) AS {kind}_ids, "
+                f"coalesce(min({spec.alias}.id) >= 0 AND max({spec.alias}.id) < {_ID_SPAN} "
+                f"AND min({day}) > -{_DAY_SPAN} AND max({day}) < {_DAY_SPAN}, TRUE) AS {kind}_exact {source}")
     # the first rows by a top-n on the table's own columns, then the names of just those rows; the
     # order keys ride along as _k0.. (list() keeps no order of its own) and are dropped afterwards
     keys = ", ".join(f"{k} AS _k{i}" for i, k in enumerate(spec.order))
@@ -216,6 +242,15 @@ def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
             f"SELECT {', '.join(spec.columns)}, {keys} "
             f"FROM (SELECT {spec.alias}.* {source} ORDER BY {', '.join(spec.order)} LIMIT $limit) {spec.alias} "
             f"{spec.joins} {spec.names}) q)")
+
+
+def _first_ids_by_pair(db: Database, actor: Actor, kind: str, p: dict[str, Any]) -> list[int]:
+    """A list's first ids ranked by its order as a tuple (for a list outside the BIGINT rank's bounds)."""
+    spec = _LISTS[kind]
+    p = dict(p)
+    found = _query(db, f"SELECT min_by({spec.alias}.id, ({', '.join(spec.order)}), $limit) AS ids "
+                       f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {_where(actor, spec, kind, p)}", p)
+    return [int(i) for i in (found["ids"][0] if found["ids"][0] is not None else [])]
 
 
 def _unpack(first: pl.DataFrame, kind: str) -> pl.DataFrame:
@@ -234,8 +269,9 @@ def _by_id(db: Database, actor: Actor, params: dict[str, Any], ids: dict[str, li
 
     The rows are read by id behind a LIMIT so that DuckDB cannot push the lists' conditions or the joins'
     filters into this scan (with them it reads the names of every matching deal, ~120k, before dropping
-    all but these; measured 5-10x slower at 1M deals), and each list's condition is checked again here:
-    a save between the two statements drops a row, never adds one.
+    all but these; measured 5-10x slower at 1M deals). Each list's condition is checked again here (a
+    save between the two statements drops a row, never adds one); the ids are bound once, as the list
+    the index reads (each further list of ~500 constants in the statement cost ~5 ms to plan).
     """
     out: dict[str, pl.DataFrame] = {}
     by_table: dict[str, list[str]] = {}
@@ -246,16 +282,16 @@ def _by_id(db: Database, actor: Actor, params: dict[str, Any], ids: dict[str, li
         spec = _LISTS[kinds[0]]
         p = dict(params, ids=sorted({i for k in kinds for i in ids[k]}))
         columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns))
-        for k in kinds:
-            p[f"{k}_ids"] = ids[k]
-            columns.append(f"CASE WHEN {_where(actor, _LISTS[k], k, p)} "
-                           f"THEN list_position(${k}_ids::BIGINT[], {spec.alias}.id) END AS _pos_{k}")
+        columns += [f"coalesce({_where(actor, _LISTS[k], k, p)}, FALSE) AS _on_{k}" for k in kinds]
         rows = _query(db, f"""
             SELECT {', '.join(columns)}
             FROM (SELECT * FROM {table} WHERE list_contains($ids::BIGINT[], id) LIMIT len($ids::BIGINT[]))
                  {spec.alias} {spec.joins} {spec.names}""", p)
         for k in kinds:
-            out[k] = rows.filter(pl.col(f"_pos_{k}").is_not_null()).sort(f"_pos_{k}").select(_LISTS[k].column_names)
+            order = pl.DataFrame({"id": ids[k], "_pos": range(len(ids[k]))}, schema={"id": rows.schema["id"],
+                                                                                    "_pos": pl.Int64})
+            out[k] = (rows.filter(pl.col(f"_on_{k}")).join(order, on="id").sort("_pos")
+                      .select(_LISTS[k].column_names))
     return out
 
 
@@ -279,7 +315,8 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
     first = _query(db, " UNION ALL BY NAME ".join(f"({_first_part(actor, k, p)})" for k in KINDS), p)
     first = first.select(pl.all().drop_nulls().first())
     counts = {k: int(first[f"{k}_n"][0]) for k in KINDS}
-    ids = {k: [int(i) for i in (first[f"{k}_ids"][0] if first[f"{k}_ids"][0] is not None else [])]
+    ids = {k: ([int(i) for i in (first[f"{k}_ids"][0] if first[f"{k}_ids"][0] is not None else [])]
+               if first[f"{k}_exact"][0] else _first_ids_by_pair(db, actor, k, p))
            for k in KINDS if _LISTS[k].by_id}
     rows = {k: _unpack(first, k) for k in KINDS if not _LISTS[k].by_id}
     rows.update(_by_id(db, actor, params, ids))

@@ -1,0 +1,94 @@
+"""The first rows of each reminder list as `all_reminders` picks them: the deal lists' BIGINT rank
+(day * 2^40 + id) and its fallback to the (day, id) pair outside its bounds, lists with nothing on
+them, and a deal on both deal lists (read once, shown on both)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_core import reminders
+from crm_core.access import load_actor
+from tests.conftest import TODAY
+from tests.test_accounts_seed import actor, fresh
+from tests.test_reminders import D
+
+
+@pytest.fixture
+def team(tmp_path):
+    with fresh(tmp_path) as db:  # the hand-made team, fresh for each test
+        yield db
+
+
+def _deal(db, id_, name, expected, moved, owner=3):
+    db.execute("INSERT INTO opportunities (id, name, owner_id, stage_id, expected_close, status, created_at, "
+               "stage_entered_at, last_activity_at) VALUES (?, ?, ?, 1, ?, 'open', ?, ?, ?)",
+               [id_, name, owner, expected, moved, moved, moved])
+
+
+def test_ranks_outside_the_bigint_bounds_fall_back_to_the_pair(team):
+    ann = actor(team, "ann")
+    # today 06-30. Past close, by (expected_close, id): 'year1' (0001-01-01, day -719162: inside the
+    # bounds), then 06-01 with ids 7 < 2^40 + 5 ('small' before 'huge': same day, so by id), then 06-29.
+    # An id of 2^40 + 5 is outside [0, 2^40): the BIGINT rank would put 'huge' a day late, so the list
+    # must be ranked by the pair.
+    huge = (1 << 40) + 5
+    _deal(team, huge, "huge", "2026-06-01", "2026-01-01")
+    _deal(team, 7, "small", "2026-06-01", "2026-01-01")
+    _deal(team, 8, "late", "2026-06-29", "2026-01-01")
+    _deal(team, 9, "year1", "0001-01-01", "2026-01-01")
+    got = reminders.all_reminders(team, ann, today=D)
+    assert got["past_close"]["name"].to_list() == ["year1", "small", "huge", "late"]
+    assert got.counts["past_close"] == 4
+    assert reminders.all_reminders(team, ann, today=D, limit=2)["past_close"]["name"].to_list() == ["year1", "small"]
+    # stale in stage (all moved 2026-01-01, 180 days idle): ties on the day, so by id
+    assert got["stale_in_stage"]["name"].to_list() == ["small", "late", "year1", "huge"]
+    assert got["stale_in_stage"]["idle_days"].to_list() == [180] * 4
+
+
+def test_a_date_beyond_the_day_bound_falls_back_and_does_not_overflow(team):
+    ann = actor(team, "ann")
+    # 20000-01-01 is ~6.59 million days after 1970, beyond 2^22 (4,194,304): clamped in the rank (no
+    # overflow) and the list ranked by the pair; a deal moved then is not stale
+    _deal(team, 1, "far", "2026-06-29", "2026-01-01")
+    team.execute("UPDATE opportunities SET stage_entered_at = '20000-01-01', last_activity_at = '20000-01-01' "
+                 "WHERE id = 1")
+    _deal(team, 2, "near", "2026-06-28", "2026-01-01")
+    _deal(team, 3, "old", "1000-01-01", "2026-01-01")  # day -354,285: inside the bounds
+    got = reminders.all_reminders(team, ann, today=D)
+    assert got["past_close"]["name"].to_list() == ["old", "near", "far"]
+    assert got["stale_in_stage"]["name"].to_list() == ["near", "old"]  # 'far' moved in year 20000
+    assert got.counts == {"overdue_followups": 0, "returning_to_pool": 0, "payments_due": 0,
+                          "past_close": 3, "stale_in_stage": 2}
+
+
+def test_a_deal_on_both_deal_lists_shows_on_both(team):
+    ann = actor(team, "ann")
+    _deal(team, 11, "both", "2026-06-01", "2026-01-01")      # past close and idle 180 days
+    _deal(team, 12, "past only", "2026-06-02", "2026-06-29")  # idle 1 day
+    _deal(team, 13, "stale only", "2026-09-01", "2026-02-01")  # closes later, idle 149 days
+    got = reminders.all_reminders(team, ann, today=D)
+    assert got["past_close"].select("name", "days_late").rows() == [("both", 29), ("past only", 28)]
+    assert got["stale_in_stage"].select("name", "idle_days").rows() == [("both", 180), ("stale only", 149)]
+
+
+def test_empty_lists_have_the_whole_lists_columns(team):
+    ann = actor(team, "ann")
+    got = reminders.all_reminders(team, ann, today=D)
+    every = reminders.all_reminders(team, ann, today=D, limit=None)
+    for kind in reminders.KINDS:
+        assert got[kind].height == 0 and got.counts[kind] == 0
+        assert got[kind].schema == every[kind].schema, kind
+
+
+@pytest.mark.parametrize("login", ["admin", "rep2"])
+def test_fallback_ranking_gives_the_same_first_rows(demo_db, login, monkeypatch):
+    """With the bounds shrunk so that every deal list falls back to the pair, the page's lists and
+    counts are the same as with the BIGINT rank."""
+    who = load_actor(demo_db, login)
+    fast = reminders.all_reminders(demo_db, who, today=TODAY, limit=5)
+    monkeypatch.setattr(reminders, "_ID_SPAN", 2)
+    slow = reminders.all_reminders(demo_db, who, today=TODAY, limit=5)
+    assert fast.counts == slow.counts
+    for kind in reminders.KINDS:
+        assert fast[kind].rows() == slow[kind].rows(), kind
+    assert fast["past_close"].height == 5 and fast["stale_in_stage"].height == 5
