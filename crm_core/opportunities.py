@@ -270,35 +270,66 @@ def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any,
     return opp_id
 
 
+def _ids(values: list[Any]) -> list[int]:
+    """The values that are whole numbers, as ints (the others match no row)."""
+    out = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def _insert_rows(cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """All `rows` in one multi-row INSERT (each statement costs ~1 ms of a save; names are crm_core's own)."""
+    if rows:
+        marks = ", ".join("(" + ", ".join("?" for _ in columns) + ")" for _ in rows)
+        cur.execute(f"INSERT INTO {quote_ident(table)} ({', '.join(map(quote_ident, columns))}) VALUES {marks}",
+                    [v for row in rows for v in row])
+
+
 def _add_contacts(cur: Any, account_id: int, opp_id: int, contacts: list[tuple[int, str]]) -> None:
-    seen = set()
+    """The deal's people: one read of all of them and one insert, checked in the order given."""
+    found = {}
+    if contacts:
+        found = dict(cur.execute("SELECT id, account_id FROM contacts WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                                 [_ids([c for c, _ in contacts])]).fetchall())
+    rows, seen = [], set()
     for contact_id, role in contacts:
         if role not in DECISION_ROLES:
             raise ValidationError(f"Decision role must be one of {', '.join(DECISION_ROLES)}, not {role!r}.",
                                   field="contacts", value=role)
-        found = cur.execute("SELECT account_id, name FROM contacts WHERE id = ?", [contact_id]).fetchone()
-        if found is None or found[0] != account_id:
+        key = _ids([contact_id])
+        if not key or found.get(key[0], -1) != account_id:
             raise ValidationError(f"Contact {contact_id} is not a contact of this deal's account.",
                                   field="contacts", value=contact_id)
-        if contact_id in seen:
+        if key[0] in seen:
             continue
-        seen.add(contact_id)
-        cur.execute("INSERT INTO opportunity_contacts (opportunity_id, contact_id, role) VALUES (?, ?, ?)",
-                    [opp_id, contact_id, role])
+        seen.add(key[0])
+        rows.append((opp_id, key[0], role))
+    _insert_rows(cur, "opportunity_contacts", ("opportunity_id", "contact_id", "role"), rows)
 
 
 def _add_team(cur: Any, opp_id: int, owner: int, team: list[tuple[int, str | None]]) -> None:
-    seen = {owner}
+    """Colleagues on the deal: one read of all of them and one insert, checked in the order given."""
+    found = {}
+    if team:
+        found = {r[0]: r[1:] for r in cur.execute(
+            "SELECT id, active, role FROM users WHERE id IN (SELECT unnest(?::BIGINT[]))",
+            [_ids([u for u, _ in team])]).fetchall()}
+    rows, seen = [], {owner}
     for user_id, role in team:
-        found = cur.execute("SELECT active, role FROM users WHERE id = ?", [user_id]).fetchone()
-        if found is None or not found[0] or found[1] not in ("rep", "manager"):
+        key = _ids([user_id])
+        user = found.get(key[0]) if key else None
+        if user is None or not user[0] or user[1] not in ("rep", "manager"):
             raise ValidationError(f"User {user_id} is not an active sales user; team members must be.",
                                   field="team", value=user_id)
-        if user_id in seen:
+        if key[0] in seen:
             continue
-        seen.add(user_id)
-        cur.execute("INSERT INTO opportunity_team (opportunity_id, user_id, role) VALUES (?, ?, ?)",
-                    [opp_id, user_id, (role or "").strip() or None])
+        seen.add(key[0])
+        rows.append((opp_id, key[0], (role or "").strip() or None))
+    _insert_rows(cur, "opportunity_team", ("opportunity_id", "user_id", "role"), rows)
 
 
 def update(db: Database, actor: Actor, opp_id: int, expected_version: int, changes: dict[str, Any], *,
