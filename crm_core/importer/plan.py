@@ -164,7 +164,8 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     aggs = [f"list(DISTINCT {mapped[f.name]}) AS d_{f.name}" for f in refs]
     # on the raw text (no copies): distinct raw values without edge spaces are distinct cleaned values;
     # anything else (blanks, padded ids) falls back to the exact duplicate step below
-    aggs += [f"count(DISTINCT {mapped[f.name]}) = count({mapped[f.name]}) AND count(*) FILTER "
+    # (distinct hashes are cheaper than distinct strings; a collision only means the duplicate step runs)
+    aggs += [f"count(DISTINCT hash({mapped[f.name]})) = count({mapped[f.name]}) AND count(*) FILTER "
              f"(WHERE starts_with({mapped[f.name]}, ' ') OR ends_with({mapped[f.name]}, ' ')) = 0 AS u_{f.name}"
              for f in plain_keys]
     # and, for the notes, how many rows leave each optional reference blank
