@@ -151,3 +151,38 @@ def test_page_passing_db_actor_to_a_db_only_function_is_a_page_bug():
     assert result["errors"] == {}
     assert "cannot be called that way" in result["page_bugs"][call.label]
     assert "page bug: ui/x.py" in format_table(result)
+
+
+def test_peak_memory_counts_children_but_not_the_browser(tmp_path):
+    """A child holding 150 MB is in the sum under its name; a process named like the browser, and
+    what it starts, are not (the sampler walks the kernel's child lists, not every process)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from crm_core.bench_ops import PeakMemory
+
+    hold = "import sys, time; x = bytearray(150 * 2**20); x[::4096] = b'1' * len(x[::4096]); " \
+           "print('ok', flush=True); time.sleep(30)"
+    fake_browser = tmp_path / "chromium"
+    shutil.copy(sys.executable, fake_browser)  # a python named "chromium", starting a python of its own
+    procs = [subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True),
+             subprocess.Popen([str(fake_browser), "-c", f"import subprocess, sys; p = subprocess.Popen([{sys.executable!r}, "
+                               f"'-c', {hold!r}]); p.wait()"], stdout=subprocess.PIPE, text=True)]
+    try:
+        assert procs[0].stdout.readline().startswith("ok") and procs[1].stdout.readline().startswith("ok")
+        mem = PeakMemory()
+        mem._sample()  # one sample, without starting the sampling thread
+        counted = dict(mem._counted())
+        parts = mem.peak_parts
+        assert set(parts) == {"bench", *counted} and len(mem._counted()) == 1, parts
+        child_mib = sum(v for k, v in parts.items() if k != "bench")
+        assert 150 <= child_mib < 250, parts
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_release_memory_returns_the_rss():
+    assert 0 < bench.release_memory() < 4096
