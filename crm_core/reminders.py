@@ -15,17 +15,18 @@ The page shows the most urgent `SHOWN_ROWS` rows of each list and the full
 count of each (an admin's "stale in stage" holds ~170k deals at 1M
 opportunities). `all_reminders` reads them in two statements:
 
-1. one statement (a UNION ALL BY NAME, one branch per list) returns every
-   list's full count; for the task, pool and payment lists also their first
-   rows, whole (top-n on the table's own columns, names joined to those rows
-   only); for the two deal lists the ids of their first rows
-   (`min_by(id, order, n)`: a top-n aggregate that reads no names);
-2. one read fetches the deals of both deal lists by id, with their names.
+1. the two deal lists' full counts and the ids of their first rows
+   (`min_by(id, rank, n)`: a top-n aggregate that reads no names, over one
+   BIGINT per deal), the two scans of the deals side by side;
+2. those deals by id through the primary key, with their names, side by side
+   with the task, pool and payment lists' counts and first rows (read whole:
+   a top-n on the table's own columns, names joined to those rows only).
 
 Reading a deal's name is what costs: the names of the ~120k-170k matching
-deals cost ~60 ms to decode, while a fetch of ~1,000 deals by id through the
-primary key index reads only those. The earlier design (one by-id statement
-per list) paid a statement's planning and a scan five times over.
+deals cost ~60 ms to decode, while a fetch of ~1,000 deals by id reads only
+those. The earlier design (one by-id statement per list, read through
+`cursor.sql`, which binds a statement twice) paid planning and a scan five
+times over: 219 ms for an admin at 1M deals in `crm bench`.
 """
 
 from __future__ import annotations
@@ -253,46 +254,45 @@ def _first_ids_by_pair(db: Database, actor: Actor, kind: str, p: dict[str, Any])
     return [int(i) for i in (found["ids"][0] if found["ids"][0] is not None else [])]
 
 
-def _unpack(first: pl.DataFrame, kind: str) -> pl.DataFrame:
-    """A list's first rows from the first statement's list of row structs (an empty list is NULL)."""
-    col = first[f"{kind}_rows"]
+def _unpack(row: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The rows a statement returned as one list of row structs (an empty list comes back NULL)."""
+    col = row[column]
     if col[0] is None or len(col[0]) == 0:
         df = pl.DataFrame(schema=col.dtype.inner.to_schema())  # type: ignore[union-attr]
     else:
-        df = first.select(pl.col(f"{kind}_rows").explode()).unnest(f"{kind}_rows")
+        df = row.select(pl.col(column).explode()).unnest(column)
     return df.drop([c for c in df.columns if c.startswith("_k")])
 
 
-def _by_id(db: Database, actor: Actor, params: dict[str, Any], ids: dict[str, list[int]]) -> dict[str, pl.DataFrame]:
-    """The first rows of the lists picked by id, read in one statement per table (both deal lists read
-    their deals together), split and put back in each list's order in polars.
+def _by_id_part(actor: Actor, table: str, kinds: list[str], ids: dict[str, list[int]], p: dict[str, Any]) -> str:
+    """The second statement's branch reading the first rows of the lists picked by id from one table
+    (both deal lists read their deals together) as one list of row structs, with a flag per list.
 
     The rows are read by id behind a LIMIT so that DuckDB cannot push the lists' conditions or the joins'
     filters into this scan (with them it reads the names of every matching deal, ~120k, before dropping
-    all but these; measured 5-10x slower at 1M deals). Each list's condition is checked again here (a
-    save between the two statements drops a row, never adds one); the ids are bound once, as the list
-    the index reads (each further list of ~500 constants in the statement cost ~5 ms to plan).
+    all but these; measured 5-10x slower at 1M deals). Each list's condition is checked again (a save
+    between the two statements drops a row, never adds one). The ids are bound once, as the list the
+    primary key index reads; the order of each list is put back in polars (each further list of ~500
+    constants in the statement cost ~5 ms to plan).
     """
-    out: dict[str, pl.DataFrame] = {}
-    by_table: dict[str, list[str]] = {}
-    for kind in KINDS:
-        if _LISTS[kind].by_id:
-            by_table.setdefault(_LISTS[kind].table, []).append(kind)
-    for table, kinds in by_table.items():
-        spec = _LISTS[kinds[0]]
-        p = dict(params, ids=sorted({i for k in kinds for i in ids[k]}))
-        columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns))
-        columns += [f"coalesce({_where(actor, _LISTS[k], k, p)}, FALSE) AS _on_{k}" for k in kinds]
-        rows = _query(db, f"""
-            SELECT {', '.join(columns)}
-            FROM (SELECT * FROM {table} WHERE list_contains($ids::BIGINT[], id) LIMIT len($ids::BIGINT[]))
-                 {spec.alias} {spec.joins} {spec.names}""", p)
-        for k in kinds:
-            order = pl.DataFrame({"id": ids[k], "_pos": range(len(ids[k]))}, schema={"id": rows.schema["id"],
-                                                                                    "_pos": pl.Int64})
-            out[k] = (rows.filter(pl.col(f"_on_{k}")).join(order, on="id").sort("_pos")
-                      .select(_LISTS[k].column_names))
-    return out
+    spec = _LISTS[kinds[0]]
+    p[f"{table}_ids"] = sorted({i for k in kinds for i in ids[k]})
+    columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns))
+    columns += [f"coalesce({_where(actor, _LISTS[k], k, p)}, FALSE) AS _on_{k}" for k in kinds]
+    return (f"SELECT list(q) AS {table}_rows FROM (SELECT {', '.join(columns)} "
+            f"FROM (SELECT * FROM {table} WHERE list_contains(${table}_ids::BIGINT[], id) "
+            f"LIMIT len(${table}_ids::BIGINT[])) {spec.alias} {spec.joins} {spec.names}) q")
+
+
+def _one_row(db: Database, parts: list[str], p: dict[str, Any]) -> pl.DataFrame:
+    """Run branches, each returning one row of its own columns, as one statement: one row of them all.
+
+    A UNION ALL BY NAME (each branch's columns NULL in the others' rows) keeps each branch its own small
+    join problem, where a cross product of the branches made one large one to plan; DuckDB runs the
+    branches side by side.
+    """
+    found = _query(db, " UNION ALL BY NAME ".join(f"({part})" for part in parts), p)
+    return found.select(pl.all().drop_nulls().first())
 
 
 def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
@@ -310,14 +310,24 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
         rows = {kind: _list(db, actor, kind, params) for kind in KINDS}
         return Reminders(rows=rows, counts={k: df.height for k, df in rows.items()}, limit=None)
     p = dict(params, limit=int(limit))
-    # one branch per list, each with its own columns (the others NULL): a union keeps each branch its own
-    # small join problem, where a cross product of the branches made one large one to plan
-    first = _query(db, " UNION ALL BY NAME ".join(f"({_first_part(actor, k, p)})" for k in KINDS), p)
-    first = first.select(pl.all().drop_nulls().first())
-    counts = {k: int(first[f"{k}_n"][0]) for k in KINDS}
+    by_id = [k for k in KINDS if _LISTS[k].by_id]
+    # 1. the deal lists' counts and first ids: the two heavy scans, side by side
+    first = _one_row(db, [_first_part(actor, k, p) for k in by_id], p)
+    counts = {k: int(first[f"{k}_n"][0]) for k in by_id}
     ids = {k: ([int(i) for i in (first[f"{k}_ids"][0] if first[f"{k}_ids"][0] is not None else [])]
                if first[f"{k}_exact"][0] else _first_ids_by_pair(db, actor, k, p))
-           for k in KINDS if _LISTS[k].by_id}
-    rows = {k: _unpack(first, k) for k in KINDS if not _LISTS[k].by_id}
-    rows.update(_by_id(db, actor, params, ids))
-    return Reminders(rows={k: rows[k] for k in KINDS}, counts=counts, limit=int(limit))
+           for k in by_id}
+    # 2. those deals by id, side by side with the other lists' counts and first rows
+    tables = {_LISTS[k].table: [j for j in by_id if _LISTS[j].table == _LISTS[k].table] for k in by_id}
+    second = _one_row(db, [_by_id_part(actor, t, kinds, ids, p) for t, kinds in tables.items()]
+                      + [_first_part(actor, k, p) for k in KINDS if k not in by_id], p)
+    counts.update({k: int(second[f"{k}_n"][0]) for k in KINDS if k not in by_id})
+    rows = {k: _unpack(second, f"{k}_rows") for k in KINDS if k not in by_id}
+    for table, kinds in tables.items():
+        found = _unpack(second, f"{table}_rows")
+        for k in kinds:
+            order = pl.DataFrame({"id": ids[k], "_pos": range(len(ids[k]))},
+                                 schema={"id": found.schema["id"], "_pos": pl.Int64})
+            rows[k] = (found.filter(pl.col(f"_on_{k}")).join(order, on="id").sort("_pos")
+                       .select(_LISTS[k].column_names))
+    return Reminders(rows={k: rows[k] for k in KINDS}, counts={k: counts[k] for k in KINDS}, limit=int(limit))
