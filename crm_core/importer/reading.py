@@ -393,7 +393,8 @@ def _polars_cells(src: Source, cols: list[str]) -> tuple[Any, bool]:
     if sure and os.path.getsize(src.path) > MAX_FIELD_BYTES // 2:
         longest = df.select(pl.sum_horizontal(pl.col(cols).str.len_bytes()).max()).item() or 0
         sure = longest + 3 * len(cols) < MAX_FIELD_BYTES // 2   # room for separators and quotes
-    return df.to_arrow(), sure
+    # string views are DuckDB's own string layout: handed over without a copy (large strings cost ~0.25 s/1M rows)
+    return df.to_arrow(compat_level=pl.CompatLevel.newest()), sure
 
 
 def _duckdb_cells(cur: Any, src: Source, cols: list[str]) -> None:
