@@ -222,7 +222,7 @@ _DAY_SPAN = 1 << 22
 
 
 def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
-    """One list's branch of the first statement: its count, and its first rows or their ids."""
+    """One list's branch of a statement: its full count, and its first rows whole or (a deal list) their ids."""
     spec = _LISTS[kind]
     where = _where(actor, spec, kind, p)
     source = f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {where}"
