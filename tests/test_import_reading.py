@@ -35,6 +35,11 @@ SAMPLES = {
     "title_line": b"Export of 2024\na;b;c\n1;2;3\n",
     "semicolons_with_commas": b"a;b;c\n1,5;2;3\n",
     "long_field": b"a,b,c\n1,2,3\n4," + b"x" * 1_100_000 + b",6\n",
+    "space_before_quote": b"a,b,c\n1, \"x\",3\n4,5,6\n",
+    "mixed_line_endings": b"a,b,c\r\n1,2,3\n4,5,6\r\n",
+    "tabs_and_quotes": b"a\tb\tc\n\"1\t2\"\t3\t4\n5\t6\t7\n",
+    "pipes_gbk_free_utf8": "名称|金额|日期\n华为|1,200|2024-01-05\n".encode(),
+    "trailing_separator": b"a,b,c,\n1,2,3,\n4,5,6,\n",
     "long_line_of_short_fields": b"a,b,c\n1,2,3\n" + b",".join([b"y" * 400_000] * 3) + b"\n",
 }
 
@@ -81,6 +86,10 @@ def test_doubtful_files_are_judged_by_duckdb(db, tmp_path, monkeypatch):
     # a blank line is skipped by DuckDB: its count differs, so DuckDB's own cells are used
     got = _read(db, tmp_path, "blank_line", SAMPLES["blank_line"], duckdb_only=False, monkeypatch=monkeypatch)
     assert got[0] == "ok" and got[4] == reading.TEXT and got[1] == 2
+    # spaces around a quoted value are dropped by DuckDB and kept by polars: DuckDB reads the file
+    got = _read(db, tmp_path, "space_before_quote", SAMPLES["space_before_quote"], duckdb_only=False,
+                monkeypatch=monkeypatch)
+    assert got[0] == "ok" and got[4] == reading.TEXT and got[3][0] == (0, "1", "x", "3")
     for name, words in (("short_row", "2 fields where the header has 3"), ("long_field", "longer than 1 MB"),
                         ("spaces_line", "line 3: 1 fields"), ("not_utf8_late", "not valid UTF-8")):
         got = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=False, monkeypatch=monkeypatch)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
 import os
 import re
 import tempfile
@@ -323,8 +324,10 @@ def load_raw(cur: Any, src: Source, view: str) -> int:
     (1M rows x 11 columns: ~0.45 vs ~1.4 s of CPU), and handed to DuckDB as
     Arrow. polars refuses extra fields and open quotes itself; what it lets
     through and DuckDB does not shows as a blank last cell (a short row, a
-    blank line, which DuckDB skips) or a very long line, and only then does
-    DuckDB check the file too. Anything polars cannot read, DuckDB reads.
+    blank line, which DuckDB skips), a CR line end (DuckDB refuses mixed line
+    ends) or a very long line, and only then does DuckDB count the rows too.
+    Where the two would read different values (spaces around a quoted value)
+    or polars cannot read the file, DuckDB reads it.
     """
     cols = [f"c{i}" for i in range(len(src.headers))]
     n = None
@@ -380,6 +383,12 @@ def _polars_cells(src: Source, cols: list[str]) -> tuple[Any, bool]:
     """(the cells as Arrow: _r, c0..cN, whether DuckDB would surely read the same rows), or (None, False)."""
     import polars as pl
 
+    with open(src.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        # DuckDB drops spaces around a quoted value (' "x" ' is x); polars keeps them: DuckDB reads those files
+        if mm.find(b' "') >= 0 or mm.find(b'" ') >= 0:
+            return None, False
+        # CR line ends: DuckDB refuses a file that mixes them with bare LF; polars does not
+        has_cr = mm.find(b"\r") >= 0
     try:
         df = pl.read_csv(src.path, has_header=src.has_header, new_columns=cols, separator=src.delimiter,
                          quote_char='"', skip_lines=src.skip, infer_schema=False, row_index_name="_r",
@@ -389,7 +398,7 @@ def _polars_cells(src: Source, cols: list[str]) -> tuple[Any, bool]:
     if df.width != len(cols) + 1 or df.height == 0:
         return None, False
     # a row with fewer fields, and a blank line, leave the last cell empty
-    sure = df[cols[-1]].null_count() == 0
+    sure = not has_cr and df[cols[-1]].null_count() == 0
     if sure and os.path.getsize(src.path) > MAX_FIELD_BYTES // 2:
         longest = df.select(pl.sum_horizontal(pl.col(cols).str.len_bytes()).max()).item() or 0
         sure = longest + 3 * len(cols) < MAX_FIELD_BYTES // 2   # room for separators and quotes
