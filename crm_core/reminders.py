@@ -20,7 +20,9 @@ opportunities). `all_reminders` reads them in two statements:
    BIGINT per deal), the two scans of the deals side by side;
 2. those deals by id through the primary key, with their names, side by side
    with the task, pool and payment lists' counts and first rows (read whole:
-   a top-n on the table's own columns, names joined to those rows only).
+   a top-n on the table's own columns, names joined to those rows only; the
+   pool list, ordered by name within a day, picks among its rows' ids first;
+   the few payments of the window in one pass).
 
 Reading a deal's name is what costs: the names of the ~120k-170k matching
 deals cost ~60 ms to decode, while a fetch of ~1,000 deals by id reads only
@@ -72,6 +74,8 @@ class _List:
     names: str       # joins that only add shown names
     joins: str = ""  # joins `rows` and `owner` need
     by_id: bool = False  # first rows picked as ids, then read by id (lists too long to read names for)
+    short: bool = False  # few rows by nature: counted and ordered in one pass, names read for all of them
+    named_order: bool = False  # the order reads a name: first rows picked among the rows' ids, dates only
 
     @property
     def column_names(self) -> list[str]:
@@ -92,7 +96,7 @@ _LISTS: dict[str, _List] = {
         f"a.owner_id IS NOT NULL AND a.merged_into_id IS NULL AND {_FOLLOWED} < $returning_before",
         (f"{_FOLLOWED}::DATE", "a.name", "a.id"),
         ("a.id", "a.name", "u.display_name AS owner", f"{_FOLLOWED} AS last_followup", f"{_DAYS_LEFT} AS days_left"),
-        "LEFT JOIN users u ON u.id = a.owner_id"),
+        "LEFT JOIN users u ON u.id = a.owner_id", named_order=True),
     "payments_due": _List(
         "payments", "p", "c.owner_id",
         "p.amount_paid < p.amount_due AND c.status <> 'cancelled' AND p.due_date >= $today::DATE "
@@ -101,7 +105,7 @@ _LISTS: dict[str, _List] = {
         ("p.id", "p.due_date", "c.contract_no", "a.name AS account", "p.amount_due",
          "p.amount_due - p.amount_paid AS outstanding"),
         "LEFT JOIN accounts a ON a.id = c.account_id",
-        "JOIN contracts c ON c.id = p.contract_id"),
+        "JOIN contracts c ON c.id = p.contract_id", short=True),
     "past_close": _List(
         "opportunities", "o", "o.owner_id", "o.status = 'open' AND o.expected_close < $today::DATE",
         ("o.expected_close", "o.id"),
@@ -234,13 +238,28 @@ def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
         return (f"SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, {rank}, $limit) AS {kind}_ids, "
                 f"coalesce(min({spec.alias}.id) >= 0 AND max({spec.alias}.id) < {_ID_SPAN} "
                 f"AND min({day}) > -{_DAY_SPAN} AND max({day}) < {_DAY_SPAN}, TRUE) AS {kind}_exact {source}")
-    # the first rows by a top-n on the table's own columns, then the names of just those rows; the
-    # order keys ride along as _k0.. (list() keeps no order of its own) and are dropped afterwards
     keys = ", ".join(f"{k} AS _k{i}" for i, k in enumerate(spec.order))
     by = ", ".join(f"_k{i}" for i in range(len(spec.order)))
+    columns = ", ".join(spec.columns)
+    # the order keys ride along as _k0.. (list() keeps no order of its own) and are dropped afterwards
+    if spec.short:
+        # a window of days holds few rows (183 payments for an admin at 1M deals): one pass, names and all
+        return (f"SELECT count(*) AS {kind}_n, list(q ORDER BY {by}) FILTER (WHERE _krank <= $limit) AS {kind}_rows "
+                f"FROM (SELECT {columns}, {keys}, row_number() OVER (ORDER BY {', '.join(spec.order)}) AS _krank "
+                f"FROM {spec.table} {spec.alias} {spec.joins} {spec.names} WHERE {where}) q")
+    if spec.named_order:
+        # the rows' ids first (their condition reads dates only), then the names of just those rows for
+        # the top-n: the scan with the condition no longer decodes the names of every owned account
+        t = spec.alias
+        return (f"WITH c AS MATERIALIZED (SELECT {t}.id {source}) "
+                f"SELECT * FROM (SELECT count(*) AS {kind}_n FROM c), "
+                f"(SELECT list(q ORDER BY {by}) AS {kind}_rows FROM (SELECT {columns}, {keys} "
+                f"FROM c JOIN {spec.table} {t} ON {t}.id = c.id {spec.joins} {spec.names} "
+                f"ORDER BY {', '.join(spec.order)} LIMIT $limit) q)")
+    # the first rows by a top-n on the table's own columns, then the names of just those rows
     return (f"SELECT * FROM (SELECT count(*) AS {kind}_n {source}), "
             f"(SELECT list(q ORDER BY {by}) AS {kind}_rows FROM ("
-            f"SELECT {', '.join(spec.columns)}, {keys} "
+            f"SELECT {columns}, {keys} "
             f"FROM (SELECT {spec.alias}.* {source} ORDER BY {', '.join(spec.order)} LIMIT $limit) {spec.alias} "
             f"{spec.joins} {spec.names}) q)")
 

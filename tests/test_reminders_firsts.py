@@ -4,9 +4,11 @@ them, and a deal on both deal lists (read once, shown on both)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from crm_core import reminders
+from crm_core import accounts, reminders
 from crm_core.access import load_actor
 from tests.conftest import TODAY
 from tests.test_accounts_seed import actor, fresh
@@ -92,3 +94,28 @@ def test_fallback_ranking_gives_the_same_first_rows(demo_db, login, monkeypatch)
     for kind in reminders.KINDS:
         assert fast[kind].rows() == slow[kind].rows(), kind
     assert fast["past_close"].height == 5 and fast["stale_in_stage"].height == 5
+
+
+def test_short_and_named_lists_cut_at_the_limit(team):
+    """Payments (counted and ordered in one pass) and the pool list (ordered by day, then name, then id:
+    its first rows picked among the rows' ids before names are read), cut at limit=2."""
+    ann = actor(team, "ann")
+    # pool (return after 30, warn 3; today 06-30): followed 06-02 (2 days left) 'Beta' and 'Alpha', 06-01 'Zed'
+    # (1 day left) -> by (day, name, id): Zed, Alpha, Beta
+    for name, ts in (("Beta", "2026-06-02 10:00"), ("Alpha", "2026-06-02 18:00"), ("Zed", "2026-06-01 09:00")):
+        aid = accounts.create(team, ann, name=name, now=datetime(2026, 5, 1, 9))
+        team.execute("UPDATE accounts SET last_followup_at = ? WHERE id = ?", [ts, aid])
+    team.execute("INSERT INTO contracts (id, account_id, owner_id, signed_date, amount) VALUES (1, ?, 3, "
+                 "'2026-01-01', 1000)", [aid])
+    # window 06-30 .. 07-07: due 07-03 (id 1), 06-30 (id 2), 07-03 (id 3), 07-01 (id 4) -> by (due, id): 2, 4, 1, 3
+    team.execute("INSERT INTO payments (id, contract_id, due_date, amount_due, amount_paid) VALUES "
+                 "(1, 1, '2026-07-03', 10, 0), (2, 1, '2026-06-30', 20, 0), (3, 1, '2026-07-03', 30, 0), "
+                 "(4, 1, '2026-07-01', 40, 0)")
+    full = reminders.all_reminders(team, ann, today=D)
+    assert full["payments_due"]["id"].to_list() == [2, 4, 1, 3]
+    assert full["returning_to_pool"].select("name", "days_left").rows() == [("Zed", 1), ("Alpha", 2), ("Beta", 2)]
+    cut = reminders.all_reminders(team, ann, today=D, limit=2)
+    assert cut["payments_due"].select("id", "outstanding").rows() == [(2, 20), (4, 40)]
+    assert cut["returning_to_pool"]["name"].to_list() == ["Zed", "Alpha"]
+    assert cut.counts["payments_due"] == 4 and cut.counts["returning_to_pool"] == 3
+    assert cut["payments_due"].schema == full["payments_due"].schema
