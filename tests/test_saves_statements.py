@@ -62,7 +62,7 @@ def _writes(log: list[str]) -> list[str]:
 def test_a_deal_with_people_and_a_team_is_one_insert_each(world):
     db, ann, aid, (dana, eli, fay), _, log = world
     oid = opportunities.create(db, ann, name="Big deal", stage_id=1, amount=100, expected_close="2026-09-30",
-                               account_id=aid, contacts=[(dana, "champion"), (eli, "user"), (fay, "blocker"),
+                               account_id=aid, product_id=1, contacts=[(dana, "champion"), (eli, "user"), (fay, "blocker"),
                                                          (dana, "user")],
                                team=[(4, "support"), (ann.id, "owner"), (4, "again")], now=NOW)
     saved = list(log)
@@ -73,7 +73,9 @@ def test_a_deal_with_people_and_a_team_is_one_insert_each(world):
                             'INSERT INTO "opportunity_contacts"', 'INSERT INTO "opportunity_team"',
                             "UPDATE accounts SET lifecycle = 'prospect' WHERE id = ?", "INSERT INTO audit_log",
                             "INSERT INTO plan_facts_and_value_dirty VALUES"]
-    assert sum(s.startswith("SELECT") for s in saved) == 3  # account/stage/owner, the contacts, the team
+    # the account with the stage, the owner's department and the product; the contacts; the team
+    assert sum(s.startswith("SELECT") for s in saved) == 3
+    assert db.scalar("SELECT product_id FROM opportunities WHERE id = ?", [oid]) == 1
 
 
 @pytest.mark.parametrize("people,team,pattern", [
@@ -91,6 +93,15 @@ def test_a_bad_person_refuses_the_whole_deal(world, people, team, pattern):
     assert db.scalar("SELECT count(*) FROM opportunities") == 0
     assert db.scalar("SELECT count(*) FROM opportunity_contacts") == 0
     assert db.scalar("SELECT count(*) FROM opportunity_team") == 0
+
+
+@pytest.mark.parametrize("product", [999, "x"])
+def test_an_unknown_product_refuses_the_deal(world, product):
+    db, ann, aid, _, _, _ = world
+    with pytest.raises(ValidationError, match=f"Product {product} does not exist"):
+        opportunities.create(db, ann, name="Refused", stage_id=1, amount=1, expected_close="2026-09-30",
+                             account_id=aid, product_id=product, now=NOW)
+    assert db.scalar("SELECT count(*) FROM opportunities") == 0
 
 
 def test_a_stage_move_writes_five_statements(world):
