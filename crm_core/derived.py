@@ -8,6 +8,13 @@ import that would make the *next page view* pay for recomputing everything.
 after the import, with its own progress message) and says how long each
 summary took, so the import's own time and the summaries' time are reported
 apart.
+
+It also owns the dirty-account queue the plan facts and the value summary
+share (`plan_facts_and_value_dirty`, migration 003): a save's change notice
+becomes one insert there instead of one per summary (each statement of a save
+costs ~1 ms at 1M deals). Each summary folds in the rows whose flag it has
+not set (`queued_sql`), then sets it (`mark_folded`); a row both have set is
+deleted. "Any account" notices stay with each summary's own listener.
 """
 
 from __future__ import annotations
