@@ -144,7 +144,8 @@ def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | N
     result.rows_total = reading.load_raw(cur, src, plan.RAW)
     _add_constants(cur, src, ent, resolved, opts)
     opts.tick(0.3, "checking")
-    st = plan.stage(cur, src, ent, resolved, opts)
+    lazy = actor is not None
+    st = plan.stage(cur, src, ent, resolved, opts, lazy=lazy)
     result.date_order = st.date_order
     result.to_create, result.unknown = st.to_create, st.unknown
     batch = None
@@ -152,7 +153,7 @@ def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | N
         # rows the user asked us to create are written first, then the file is checked again against them
         batch = load.start_batch(cur, actor, ent, src.file_name, opts.mapping_name)
         result.also_created = load.create_missing(cur, actor, ent, st, batch)
-        st = plan.stage(cur, src, ent, resolved, opts)
+        st = plan.stage(cur, src, ent, resolved, opts, lazy=lazy)
     got = plan.counts(cur)
     _fill(result, got)
     _describe(cur, ent, src, st, opts, result)
@@ -165,7 +166,7 @@ def _run(cur: Any, src: reading.Source, ent: Entity, resolved: dict[str, str | N
             "Fix the file, or choose to load the valid rows and reject the rest.", result)
     if batch is None:
         batch = load.start_batch(cur, actor, ent, src.file_name, opts.mapping_name)
-    load.commit(cur, actor, src, ent, st, opts, batch)
+    load.commit(cur, actor, src, ent, st, opts, batch, got)
     result.batch_id = batch
     load.finish_batch(cur, actor, ent, batch, got, result.rows_total, result.also_created, result.notes,
                       time.perf_counter() - started)
@@ -216,7 +217,7 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
     if result.dry_run:  # the per-action rows are for deciding; after a load the counts and preview say it
         for action in ("create", "update", "unchanged", "rejected"):
             result.samples[action] = plan.rows_of(cur, ent, src, st, action, 200)
-    result.rejected_rows = plan.rejected_rows(cur, ent, src, st, opts.max_rejected)
+    result.rejected_rows = plan.rejected_rows(cur, ent, src, st, opts.max_rejected if result.rejected else 0)
     for fname, vals in st.unknown.items():
         shown = ", ".join(repr(v) for v in vals[:5]) + (" …" if len(vals) > 5 else "")
         result.notes.append(f"{st.missing_counts.get(fname, len(vals)):,} value(s) of {st.headers[fname]!r} match no existing {fname}: {shown}.")

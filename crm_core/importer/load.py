@@ -90,8 +90,9 @@ def create_missing(cur: Any, actor: Actor, entity: Entity, st: Staged, batch: in
     return made
 
 
-def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts: Options, batch: int) -> None:
-    """Write the staged rows (valid ones only); `plan.counts` said how many of each."""
+def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts: Options, batch: int,
+           got: dict[str, int]) -> None:
+    """Write the staged rows (valid ones only); `got` is what `plan.counts` said of them."""
     table = quote_ident(entity.table)
     cols = _columns(cur, entity.table)
     defaults = {f.target: f.default for f in entity.fields if f.target and f.default}
@@ -107,7 +108,7 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
         [seq]).fetchall()[0][0] > 0
     opts.tick(0.7, "writing")
     with _quick_string_compression(cur):
-        _insert_created(cur, table, out, ins_vals, seq if explicit_ids else None, st, batch)
+        _insert_created(cur, table, out, ins_vals, seq if explicit_ids else None, st, batch, got)
 
     # updates: back up, then change only the columns the file fills
     if entity.table == "opportunity_contacts":
@@ -116,8 +117,7 @@ def commit(cur: Any, actor: Actor, src: Source, entity: Entity, st: Staged, opts
     else:
         match, row_id = "t.id = s._target", "t.id"
     upd_cols = [c for c in st.update_columns if c in cols]
-    n_upd = cur.execute(f"SELECT count(*) FROM {STG} WHERE _action = 'update'").fetchall()[0][0]
-    if n_upd:
+    if got["update"]:
         cur.execute(
             f"INSERT INTO import_row_backups (batch_id, table_name, row_id, before) "
             f"SELECT ?, ?, {row_id}, to_json(t) FROM {table} t JOIN {STG} s ON {match} WHERE s._action = 'update'",
@@ -166,16 +166,15 @@ def _quick_string_compression(cur: Any):
 
 
 def _insert_created(cur: Any, table: str, out: list[str], ins_vals: list[str], seq: str | None, st: Staged,
-                    batch: int) -> None:
+                    batch: int, got: dict[str, int]) -> None:
     if seq is not None:
         # New ids are reserved as one block (first id + the row's position in the file) instead of a
         # nextval() per row: nextval makes DuckDB insert on one thread, a block lets it use all cores
         # (1M opportunities: 2.1 -> 1.0 s on 2 cores). Rows not created leave gaps, as a rollback does.
-        n, last_row = cur.execute(f"SELECT count(*), max(_row) FROM {STG} WHERE _action = 'create'").fetchall()[0]
         first = 0
-        if n:
+        if got["create"]:
             first = cur.execute(f"SELECT nextval('{seq}')").fetchall()[0][0]
-            cur.execute(f"SELECT setval('{seq}', ?)", [first + last_row])
+            cur.execute(f"SELECT setval('{seq}', ?)", [first + got["last_create"]])
         if st.self_refs:  # rows pointing at rows of the same file find their new ids here
             cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_ids AS SELECT _row, ?::BIGINT + _row AS id FROM {STG} "
                         "WHERE _action = 'create'", [first])
