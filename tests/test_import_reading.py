@@ -94,3 +94,15 @@ def test_doubtful_files_are_judged_by_duckdb(db, tmp_path, monkeypatch):
                         ("spaces_line", "line 3: 1 fields"), ("not_utf8_late", "not valid UTF-8")):
         got = _read(db, tmp_path, name, SAMPLES[name], duckdb_only=False, monkeypatch=monkeypatch)
         assert got[0] == "refused" and words in got[1], (name, got)
+
+
+def test_blank_optional_references_are_counted_in_the_notes(db, tmp_path):
+    from crm_core import importer
+    from crm_core.access import Actor
+
+    path = tmp_path / "deals.csv"
+    # 4 deals: A and D have no account, B an account of spaces only (3 blank); C names a new one
+    path.write_text("Name,Stage,Amount,Account\nA,Lead,10,\nB,Lead,20,   \nC,Lead,30,Nobody Ltd\nD,Lead,40,\n")
+    r = importer.import_file(db, Actor.system(), "opportunities", path, dry_run=True, create_missing=True)
+    assert "3 row(s) have no 'Account' (left empty)." in r.notes
+    assert r.to_create["account"] == ["Nobody Ltd"] and r.counts["rejected"] == 0

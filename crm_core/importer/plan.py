@@ -177,15 +177,10 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
     aggs += [f"count(DISTINCT hash({mapped[f.name]})) = count({mapped[f.name]}) AND count(*) FILTER "
              f"(WHERE starts_with({mapped[f.name]}, ' ') OR ends_with({mapped[f.name]}, ' ')) = 0 AS u_{f.name}"
              for f in plain_keys]
-    # and, for the notes, how many rows leave each optional reference blank
-    optional = [f for f in refs if not f.required]
-    aggs += [f"count(*) FILTER (WHERE {V.clean_fast(mapped[f.name])} IS NULL) AS b_{f.name}" for f in optional]
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_vals AS SELECT {', '.join(aggs) or '1 AS nothing'} FROM {RAW}")
-    if plain_keys or optional:
-        got = cur.execute(f"SELECT {', '.join([*(f'u_{f.name}' for f in plain_keys), *(f'b_{f.name}' for f in optional)])} "
-                          "FROM _imp_vals").fetchall()[0]
-        st.unique_keys = {f.target for f, unique in zip(plain_keys, got) if unique}
-        st.blank_counts = {f.name: n for f, n in zip(optional, got[len(plain_keys):])}
+    if plain_keys:
+        flags = cur.execute(f"SELECT {', '.join(f'u_{f.name}' for f in plain_keys)} FROM _imp_vals").fetchall()[0]
+        st.unique_keys = {f.target for f, unique in zip(plain_keys, flags) if unique}
     for f in refs:
         _build_lookup(cur, entity, f, mapped, opts)
         missing = [r[0] for r in cur.execute(
@@ -273,6 +268,12 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
                 kept.append(f"{text} IS NOT NULL AS p_{f.name}")
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _imp_typed AS SELECT {', '.join(kept)}"
                 f"{', ' + ', '.join(typed) if typed else ''} FROM ({sql_l1}) l1 {' '.join(joins)}")
+    # for the notes: how many rows leave each optional reference blank (p_ says "the file has a value")
+    optional = [f for f in refs if not f.required]
+    if optional:
+        blanks = cur.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE NOT p_{f.name})" for f in optional)
+                             + " FROM _imp_typed").fetchall()[0]
+        st.blank_counts = dict(zip((f.name for f in optional), blanks))
     sql_l2 = "SELECT * FROM _imp_typed"
     # most rows have no problem: test the conditions first and build the list only for the others
     conds = [e.split(" THEN ", 1)[0].removeprefix("CASE WHEN ") for e in errs if e.startswith("CASE WHEN ")]
