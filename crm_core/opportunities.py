@@ -358,7 +358,10 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
         raise ValidationError(f"{row_label}Opportunities have no editable field {sorted(unknown)[0]!r}.")
     ts = accounts.now_ts(now)
     wanted = changes.get("stage_id")
-    opp, stage, _, _ = _with_stage(cur, "opportunities", opp_id, _OPP_COLS, _stage_key(wanted))
+    product = changes.get("product_id")
+    product_key = (_ids([product]) or [-1])[0] if product is not None else None
+    opp, stage, _, product_found = _with_stage(cur, "opportunities", opp_id, _OPP_COLS, _stage_key(wanted),
+                                               product_id=product_key)
     if opp is None:
         raise NotFound(f"{row_label}Opportunity {opp_id} does not exist.")
     require_pipeline_edit(actor, opp["owner_id"], "edit this opportunity")
@@ -376,7 +379,10 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
         if clean["expected_close"] is None:
             raise ValidationError(f"{row_label}Expected close cannot be empty.", field="expected_close")
     if "product_id" in changes:
-        clean["product_id"] = changes["product_id"]
+        if product is not None and not product_found:  # checked in the read above (no statement of its own)
+            raise ValidationError(f"{row_label}Product {product} does not exist; expected a product's id.",
+                                  field="product_id", value=product)
+        clean["product_id"] = product_key
     if opp["version"] != expected_version:
         # Let update_versioned refuse it with the current values, before any history is written.
         return records.update_versioned(db, actor, "opportunities", opp_id, expected_version, clean,

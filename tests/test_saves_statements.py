@@ -117,3 +117,19 @@ def test_a_stage_move_writes_five_statements(world):
         "INSERT INTO plan_facts_and_value_dirty VALUES"]
     assert log[1].startswith("SELECT") and "LEFT JOIN stages" in log[1]
     assert log[3].endswith("WHERE id = ?")  # by id alone: DuckDB's index lookup
+
+
+@pytest.mark.parametrize("product", [999, "x"])
+def test_an_edit_to_an_unknown_product_is_refused_and_changes_nothing(world, product):
+    db, ann, aid, _, _, log = world
+    oid = opportunities.create(db, ann, name="Deal", stage_id=1, amount=1, expected_close="2026-09-30",
+                               account_id=aid, now=NOW)
+    pid = db.scalar("INSERT INTO products (id, name) SELECT coalesce(max(id), 0) + 1, 'Edit test product' FROM products "
+                    "RETURNING id")
+    with pytest.raises(ValidationError, match=f"Product {product} does not exist"):
+        opportunities.update(db, ann, oid, 1, {"product_id": product, "amount": 5}, now=NOW)
+    assert db.rows("SELECT product_id, amount, version FROM opportunities WHERE id = ?", [oid]) == [(None, 1, 1)]
+    log.clear()
+    after = opportunities.update(db, ann, oid, 1, {"product_id": pid}, now=NOW)
+    assert after["product_id"] == pid and after["version"] == 2
+    assert sum(s.startswith("SELECT") for s in log) == 1   # the product is checked in the deal's own read
