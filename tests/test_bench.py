@@ -184,5 +184,9 @@ def test_peak_memory_counts_children_but_not_the_browser(tmp_path):
             p.wait()
 
 
-def test_release_memory_returns_the_rss():
+def test_release_memory_drops_page_memos_and_returns_the_rss():
+    from crm_core import value_scoring
+
+    value_scoring._RECENT[("bench test",)] = None
     assert 0 < bench.release_memory() < 4096
+    assert ("bench test",) not in value_scoring._RECENT
