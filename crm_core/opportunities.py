@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_core import accounts, audit, hooks, records
+from crm_core import accounts, audit, hooks, playbook, records
 from crm_core.access import Actor, owner_scope, require, require_pipeline_edit
 from crm_core.db import Database, quote_ident
 from crm_core.errors import CrmError, NotFound, ValidationError
@@ -463,7 +463,7 @@ def _blank(v: Any) -> bool:
 
 
 def get(db: Database, actor: Actor, opp_id: int) -> dict[str, Any]:
-    """One deal with its stage, playbook, contacts and team, if the actor may see it."""
+    """One deal with its stage, playbook (and the items ticked), contacts and team, if the actor may see it."""
     scope, sp = owner_scope(actor, "o.owner_id")
     row = db.one(
         f"""
@@ -485,6 +485,7 @@ def get(db: Database, actor: Actor, opp_id: int) -> dict[str, Any]:
         "SELECT h.changed_at, f.name AS from_stage, s.name AS to_stage FROM stage_history h "
         "LEFT JOIN stages f ON f.id = h.from_stage_id JOIN stages s ON s.id = h.to_stage_id "
         "WHERE h.opportunity_id = ? ORDER BY h.changed_at, h.id", [opp_id])
+    row["ticked"] = playbook.ticked(db, actor, opp_id, row["stage_id"])
     return row
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from crm_core import lookups, opportunities
+from crm_core import lookups, opportunities, playbook
 from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
@@ -97,7 +97,10 @@ def _details(db: Database, actor: Actor, rows) -> None:
     _move_stage(db, actor, deal)
     st.markdown(f"**{t('pipeline.detail.playbook', stage=deal['stage'])}**")
     for n, item in enumerate(deal["playbook"] or []):
-        st.checkbox(item, key=f"pl_pb_{opp_id}_{deal['stage_id']}_{n}")
+        # keyed by the data version: after any save the boxes show the stored ticks again
+        key = f"pl_pb_{opp_id}_{deal['stage_id']}_{n}_{db.data_version}"
+        st.checkbox(item, value=item in deal["ticked"], key=key, disabled=not actor.can_edit_pipeline,
+                    on_change=_tick, args=(db, actor, deal, item, key))
     if not deal["playbook"]:
         st.caption(t("pipeline.detail.no_playbook"))
     c1, c2 = st.columns(2)
@@ -109,6 +112,13 @@ def _details(db: Database, actor: Actor, rows) -> None:
     with c2:
         st.markdown(f"**{t('pipeline.detail.history')}**")
         frame(pl.DataFrame(deal["stage_history"]), t("pipeline.none"))
+
+
+def _tick(db: Database, actor: Actor, deal: dict, item: str, key: str) -> None:
+    """Store one playbook tick; when refused, show the item as it is stored now."""
+    done = bool(st.session_state[key])
+    if run_write(lambda: playbook.set_done(db, actor, deal["id"], item, done, was_done=not done)) is None:
+        st.session_state[key] = item in playbook.ticked(db, actor, deal["id"], deal["stage_id"])
 
 
 def _move_stage(db: Database, actor: Actor, deal: dict) -> None:

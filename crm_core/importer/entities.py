@@ -337,7 +337,7 @@ REFERENCES: dict[str, list[tuple[str, str]]] = {
                  ("activities", "contact_id")],
     "opportunities": [("stage_history", "opportunity_id"), ("activities", "opportunity_id"),
                       ("orders", "opportunity_id"), ("contracts", "opportunity_id"),
-                      ("opportunity_contacts", "opportunity_id")],
+                      ("opportunity_contacts", "opportunity_id"), ("playbook_ticks", "opportunity_id")],
     "products": [("opportunities", "product_id"), ("orders", "product_id"), ("targets", "product_id")],
     "users": [("users", "manager_id"), ("accounts", "owner_id"), ("opportunities", "owner_id"),
               ("orders", "owner_id"), ("activities", "owner_id"), ("targets", "owner_id"),
