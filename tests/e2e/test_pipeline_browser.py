@@ -77,6 +77,9 @@ def test_a_reps_day(signed_in_page):
     _set_first_row_stage(page, "Needs analysis")
     _pick(page, "Opportunity", "Browser deal")
     page.get_by_text("Playbook for stage Needs analysis").wait_for(timeout=15_000)
+    # tick a playbook item: stored at once (checked again after a reload below)
+    page.get_by_text("Discovery meeting held", exact=True).click()
+    wait_for_app(page)
 
     # a follow-up on the new account
     _tab(page, "Follow-ups")
@@ -97,6 +100,15 @@ def test_a_reps_day(signed_in_page):
     panel = _tab(page, "Reminders")
     assert _metric(panel, "Past expected close") == past_before + 1
     assert_no_exception(page)
+
+    # after a reload (a new Streamlit session) the playbook tick is still there
+    page.reload()
+    wait_for_app(page)
+    _tab(page, "My opportunities")
+    _pick(page, "Opportunity", "Browser deal")
+    page.get_by_text("Playbook for stage Needs analysis").wait_for(timeout=15_000)
+    assert page.get_by_role("checkbox", name="Discovery meeting held").is_checked()
+    assert not page.get_by_role("checkbox", name="Decision maker identified").is_checked()
 
 
 def test_bad_input_shows_a_message(signed_in_page):
