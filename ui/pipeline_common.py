@@ -47,7 +47,7 @@ def frame(df: pl.DataFrame, empty: str, **kwargs: Any) -> None:
         st.caption(empty)
     else:
         st.dataframe(df.drop([c for c in ("version",) if c in df.columns]), hide_index=True, width="stretch",
-                     **kwargs)
+                     **{"placeholder": "", **kwargs})   # an empty cell, not the word "None"
 
 
 _FLASH = "pl_flash"

@@ -49,7 +49,7 @@ def render(db: Database, actor: Actor, flt: PipelineFilter) -> None:
         return
     stage_names = lookups.stages(db)["name"].to_list()
     edited = st.data_editor(
-        rows, key=snap["key"], hide_index=True, width="stretch", num_rows="fixed",
+        rows, key=snap["key"], hide_index=True, width="stretch", num_rows="fixed", placeholder="",  # not "None"
         disabled=["id", "account", "owner", "version"],
         column_config={
             "id": st.column_config.NumberColumn(t("pipeline.col.id"), format="%d"),
