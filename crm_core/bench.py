@@ -12,7 +12,9 @@ into a database in a temporary directory, then measures, in this order:
    tables, p50 / p95;
 3. the relationship graph HTML for the big group (2,000 accounts);
 4. 16 threads doing page reads and writes at once: throughput and errors;
-5. each page cold, in a new process;
+   (the memory these phases held is then given back: `release_memory`)
+5. each page cold, in a new process; at 100k and 1m the app start in headless
+   Chromium (the median of 3 first starts);
 6. a CSV import of new opportunities end to end (validation included),
    beside a plain DuckDB `read_csv` of the same file, then the time the
    derived summaries take to catch up with it;
@@ -171,9 +173,9 @@ def _run_phases(bench: Bench, tmp: Path, today: date) -> None:
     st = bench.settings
     path = tmp / "bench.duckdb"
     calls = _warm_phases(bench, path, tmp, today)
-    # What the reading phases held (DuckDB's buffer pool, freed heap kept by malloc's
-    # per-thread arenas, graph adjacency and other memos of the closed database) is given
-    # back here, so the import below is measured as in a process of its own.
+    # What those phases left in this process (page memos that outlive the closed database,
+    # freed heap kept by malloc's per-thread arenas) is given back, so that the import below
+    # runs in about the memory of a process of its own: the run's peak is in the import.
     bench.say(f"memory released: {release_memory():,.0f} MiB in use")
 
     bench.say("cold page loads (a new process each)")
