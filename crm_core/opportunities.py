@@ -20,7 +20,7 @@ import polars as pl
 from crm_core import accounts, audit, hooks, playbook, records
 from crm_core.access import Actor, owner_scope, require, require_pipeline_edit
 from crm_core.db import Database, quote_ident
-from crm_core.errors import CrmError, NotFound, ValidationError
+from crm_core.errors import CrmError, NotFound, StaleEditError, ValidationError
 from crm_core.filters import PipelineFilter
 
 # What an edit needs to know of the stored deal (see accounts.fetch): every column
@@ -339,6 +339,36 @@ def _add_team(cur: Any, opp_id: int, owner: int, team: list[tuple[int, str | Non
         seen.add(key[0])
         rows.append((opp_id, key[0], (role or "").strip() or None))
     _insert_rows(cur, "opportunity_team", ("opportunity_id", "user_id", "role"), rows)
+
+
+def set_team(db: Database, actor: Actor, opp_id: int, expected_version: int, team: list[int], *,
+             now: datetime | None = None) -> list[int]:
+    """Replace the colleagues on a deal (its owner is on it anyway); returns the new team's user ids.
+
+    Versioned like any edit of the deal: a page showing an older version is
+    refused with the current team. Members who stay keep their role; new ones
+    join as "support". Audited with the team before and after.
+    """
+    with db.atomic() as cur:
+        found = cur.execute("SELECT owner_id, version FROM opportunities WHERE id = ?", [opp_id]).fetchone()
+        if found is None:
+            raise NotFound(f"Opportunity {opp_id} does not exist.")
+        owner, version = found
+        require_pipeline_edit(actor, owner, "change this deal's team")
+        roles = dict(cur.execute("SELECT user_id, role FROM opportunity_team WHERE opportunity_id = ?",
+                                 [opp_id]).fetchall())
+        if version != expected_version:
+            raise StaleEditError(f"Opportunity {opp_id} was changed by someone else meanwhile; reload it.",
+                                 current={"version": version, "team": sorted(roles)})
+        cur.execute("DELETE FROM opportunity_team WHERE opportunity_id = ?", [opp_id])
+        _add_team(cur, opp_id, owner, [(u, roles.get(k[0], "support") if (k := _ids([u])) else None) for u in team])
+        after = sorted(r[0] for r in cur.execute("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?",
+                                                 [opp_id]).fetchall())
+        cur.execute("UPDATE opportunities SET version = version + 1, updated_at = ? WHERE id = ?",
+                    [accounts.now_ts(now), opp_id])
+        audit.record(cur, actor, "update", "opportunity_team", opp_id, before={"team": sorted(roles)},
+                     after={"team": after})
+    return after
 
 
 def update(db: Database, actor: Actor, opp_id: int, expected_version: int, changes: dict[str, Any], *,

@@ -84,3 +84,59 @@ def test_the_page_keeps_a_tick(app_db):
     again.run()
     again.selectbox(key="pl_detail").set_value(oid).run()
     assert next(c for c in again.checkbox if c.label == items[0]).value is True
+
+
+def test_the_team_of_a_deal_can_be_changed_and_a_stale_page_is_refused(team):
+    from crm_core.errors import StaleEditError as Stale
+
+    db, ann, oid = team
+    bob, boss = actor(db, "bob"), actor(db, "boss1")
+    version = opportunities.get(db, ann, oid)["version"]
+    assert opportunities.set_team(db, ann, oid, version, [bob.id, boss.id], now=NOW) == sorted([bob.id, boss.id])
+    db.execute("UPDATE opportunity_team SET role = 'lead engineer' WHERE user_id = ?", [bob.id])
+    deal = opportunities.get(db, ann, oid)
+    assert deal["version"] == version + 1
+    # the manager drops himself; bob stays with his role; ann (the owner) is never listed twice
+    assert opportunities.set_team(db, boss, oid, deal["version"], [bob.id, ann.id], now=NOW) == [bob.id]
+    assert db.rows("SELECT user_id, role FROM opportunity_team WHERE opportunity_id = ?", [oid]) == \
+        [(bob.id, "lead engineer")]
+    with pytest.raises(Stale) as err:          # ann's page still shows the older version
+        opportunities.set_team(db, ann, oid, deal["version"], [], now=NOW)
+    assert err.value.current["team"] == [bob.id]
+    with pytest.raises(ValidationError, match="not an active sales user"):
+        opportunities.set_team(db, ann, oid, deal["version"] + 1, [7], now=NOW)   # 7: gone, inactive
+    with pytest.raises(PermissionDenied):
+        opportunities.set_team(db, bob, oid, deal["version"] + 1, [], now=NOW)
+    assert db.rows("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid]) == [(bob.id,)]
+    audit = db.rows("SELECT before->>'team', after->>'team' FROM audit_log WHERE entity = 'opportunity_team' "
+                    "ORDER BY id")
+    assert audit == [("[]", f"[{min(bob.id, boss.id)},{max(bob.id, boss.id)}]"),
+                     (f"[{min(bob.id, boss.id)},{max(bob.id, boss.id)}]", f"[{bob.id}]")]
+
+
+def test_the_page_saves_a_deals_team(app_db):
+    from crm_core.db import Database
+    from tests.apptest_helpers import run_page
+
+    db = Database(app_db, migrate=False)
+    try:
+        oid, version = db.rows("SELECT o.id, o.version FROM opportunities o JOIN users u ON u.id = o.owner_id "
+                               "WHERE u.login = 'rep2' AND o.status = 'open' ORDER BY o.id LIMIT 1")[0]
+        colleague = db.scalar("SELECT id FROM users WHERE login = 'rep3'")
+        before = [r[0] for r in db.rows("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
+    finally:
+        db.close()
+    at = run_page("pipeline.py", login="rep2")
+    at.session_state["pl_tab"] = "My opportunities"
+    at.run()
+    at.selectbox(key="pl_detail").set_value(oid).run()
+    at.multiselect(key=f"pl_team_pick_{oid}_{version}").set_value(sorted({*before, colleague}))
+    at.button(key=f"FormSubmitter:pl_team_{oid}-Save team").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    db = Database(app_db, migrate=False)
+    try:
+        assert colleague in [r[0] for r in db.rows("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?",
+                                                   [oid])]
+        assert db.scalar("SELECT version FROM opportunities WHERE id = ?", [oid]) == version + 1
+    finally:
+        db.close()

@@ -15,7 +15,7 @@ from crm_core.access import Actor
 from crm_core.db import Database
 from crm_core.filters import PipelineFilter
 from ui.i18n import t
-from ui.pipeline_common import done, frame, show_refusals
+from ui.pipeline_common import done, frame, options, show_refusals
 from ui.session import cached, run_write
 
 _SNAPSHOT = "pl_grid_snapshot"
@@ -109,9 +109,25 @@ def _details(db: Database, actor: Actor, rows) -> None:
         frame(pl.DataFrame(deal["contacts"]), t("pipeline.none"))
         st.markdown(f"**{t('pipeline.detail.team')}**")
         frame(pl.DataFrame(deal["team"]), t("pipeline.none"))
+        if actor.can_edit_pipeline:
+            _edit_team(db, actor, deal)
     with c2:
         st.markdown(f"**{t('pipeline.detail.history')}**")
         frame(pl.DataFrame(deal["stage_history"]), t("pipeline.none"))
+
+
+def _edit_team(db: Database, actor: Actor, deal: dict) -> None:
+    """Change who works on the deal with its owner."""
+    users = lookups.users(db).filter(pl.col("active") & pl.col("role").is_in(["rep", "manager"]))
+    names = {i: n for i, n in options(users, label_col="display_name").items() if i != deal["owner_id"]}
+    current = [m["id"] for m in deal["team"] if m["id"] in names]
+    with st.form(f"pl_team_{deal['id']}"):
+        team = st.multiselect(t("pipeline.detail.team_edit"), list(names), default=current, format_func=names.get,
+                              key=f"pl_team_pick_{deal['id']}_{deal['version']}")
+        if st.form_submit_button(t("pipeline.detail.team_save")):
+            if run_write(lambda: opportunities.set_team(db, actor, deal["id"], deal["version"], team)) is not None:
+                st.session_state.pop(_SNAPSHOT, None)
+                done(t("pipeline.detail.team_saved", name=deal["name"]))
 
 
 def _tick(db: Database, actor: Actor, deal: dict, item: str, key: str) -> None:

@@ -45,6 +45,9 @@ STRINGS = {
                                     "该阶段没有工作清单（设置 > 管道规则）。"),
     "pipeline.detail.contacts": ("Contacts and decision roles", "联系人及决策角色"),
     "pipeline.detail.team": ("Team members", "团队成员"),
+    "pipeline.detail.team_edit": ("Colleagues on this deal", "参与该商机的同事"),
+    "pipeline.detail.team_save": ("Save team", "保存团队"),
+    "pipeline.detail.team_saved": ("Team of {name} saved.", "{name} 的团队已保存。"),
     "pipeline.detail.history": ("Stage history", "阶段历史"),
     # account and contact forms
     "pipeline.account.header": ("New account", "新建客户"),
