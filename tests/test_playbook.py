@@ -19,6 +19,26 @@ def team(tmp_path):
     db.close()
 
 
+def _rows(path, sql, params=None):
+    from crm_core.db import Database
+
+    db = Database(path, migrate=False)
+    try:
+        return db.rows(sql, params)
+    finally:
+        db.close()
+
+
+def _deal_page(login: str, oid: int):
+    """The pipeline page as `login`, on the My opportunities tab with deal `oid` picked."""
+    from tests.apptest_helpers import run_page
+
+    at = run_page("pipeline.py", login=login)
+    at.session_state["pl_tab"] = "My opportunities"
+    at.run()
+    return at.selectbox(key="pl_detail").set_value(oid).run()
+
+
 def test_ticks_are_stored_per_stage_and_come_back_with_the_stage(team):
     db, ann, oid = team
     playbook.set_done(db, ann, oid, "Log the first call", True, was_done=False, now=NOW)
@@ -61,28 +81,15 @@ def test_items_outside_the_playbook_and_other_reps_deals_are_refused(team):
 
 
 def test_the_page_keeps_a_tick(app_db):
-    from crm_core.db import Database
-    from tests.apptest_helpers import run_page
-
-    db = Database(app_db, migrate=False)
-    try:
-        oid, items = db.rows("SELECT o.id, s.playbook FROM opportunities o JOIN stages s ON s.id = o.stage_id "
-                             "JOIN users u ON u.id = o.owner_id WHERE u.login = 'rep1' AND o.status = 'open' "
-                             "ORDER BY o.id LIMIT 1")[0]
-    finally:
-        db.close()
-    at = run_page("pipeline.py", login="rep1")
-    at.session_state["pl_tab"] = "My opportunities"
-    at.run()
-    at.selectbox(key="pl_detail").set_value(oid).run()
+    oid, items = _rows(app_db, "SELECT o.id, s.playbook FROM opportunities o JOIN stages s ON s.id = o.stage_id "
+                       "JOIN users u ON u.id = o.owner_id WHERE u.login = 'rep1' AND o.status = 'open' "
+                       "ORDER BY o.id LIMIT 1")[0]
+    at = _deal_page("rep1", oid)
     box = next(c for c in at.checkbox if c.label == items[0])
     assert box.value is False
     box.check().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    again = run_page("pipeline.py", login="rep1")          # a new session: the tick is stored, not remembered
-    again.session_state["pl_tab"] = "My opportunities"
-    again.run()
-    again.selectbox(key="pl_detail").set_value(oid).run()
+    again = _deal_page("rep1", oid)        # a new session: the tick is stored, not remembered
     assert next(c for c in again.checkbox if c.label == items[0]).value is True
 
 
@@ -115,28 +122,14 @@ def test_the_team_of_a_deal_can_be_changed_and_a_stale_page_is_refused(team):
 
 
 def test_the_page_saves_a_deals_team(app_db):
-    from crm_core.db import Database
-    from tests.apptest_helpers import run_page
-
-    db = Database(app_db, migrate=False)
-    try:
-        oid, version = db.rows("SELECT o.id, o.version FROM opportunities o JOIN users u ON u.id = o.owner_id "
-                               "WHERE u.login = 'rep2' AND o.status = 'open' ORDER BY o.id LIMIT 1")[0]
-        colleague = db.scalar("SELECT id FROM users WHERE login = 'rep3'")
-        before = [r[0] for r in db.rows("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
-    finally:
-        db.close()
-    at = run_page("pipeline.py", login="rep2")
-    at.session_state["pl_tab"] = "My opportunities"
-    at.run()
-    at.selectbox(key="pl_detail").set_value(oid).run()
+    oid, version = _rows(app_db, "SELECT o.id, o.version FROM opportunities o JOIN users u ON u.id = o.owner_id "
+                         "WHERE u.login = 'rep2' AND o.status = 'open' ORDER BY o.id LIMIT 1")[0]
+    colleague = _rows(app_db, "SELECT id FROM users WHERE login = 'rep3'")[0][0]
+    before = [r[0] for r in _rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
+    at = _deal_page("rep2", oid)
     at.multiselect(key=f"pl_team_pick_{oid}_{version}").set_value(sorted({*before, colleague}))
     at.button(key=f"FormSubmitter:pl_team_{oid}-Save team").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    db = Database(app_db, migrate=False)
-    try:
-        assert colleague in [r[0] for r in db.rows("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?",
-                                                   [oid])]
-        assert db.scalar("SELECT version FROM opportunities WHERE id = ?", [oid]) == version + 1
-    finally:
-        db.close()
+    team = [r[0] for r in _rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
+    assert colleague in team
+    assert _rows(app_db, "SELECT version FROM opportunities WHERE id = ?", [oid]) == [(version + 1,)]
