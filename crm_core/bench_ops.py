@@ -63,7 +63,8 @@ class PeakMemory:
         if key not in self._labels:
             name = child.name().lower()
             # the browser and Playwright's driver (node) are the measuring tools, not Panorama
-            if "chrom" in name or name in ("node", "headless_shell"):
+            # (node names its main thread, so the process reads "node-MainThread")
+            if "chrom" in name or name == "headless_shell" or name == "node" or name.startswith("node-"):
                 self._labels[key] = None
             else:
                 self._labels[key] = "streamlit" if "streamlit" in " ".join(child.cmdline()) else name
