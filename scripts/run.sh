@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec .venv/bin/streamlit run app.py --server.address "${HOST:-127.0.0.1}" --server.port "${PORT:-8501}" "$@"
+# `streamlit run`, minus Streamlit's scan of installed packages for components (see ui/launch.py)
+exec .venv/bin/python -m ui.launch run app.py --server.address "${HOST:-127.0.0.1}" --server.port "${PORT:-8501}" "$@"

@@ -132,3 +132,18 @@ def test_failing_job_is_logged_and_the_page_still_drawn(app_db, monkeypatch, cap
     assert "Sign in" in at.title[0].value
     session.wait_for_daily_jobs()
     assert "daily jobs failed" in caplog.text
+
+
+def test_the_launcher_skips_only_the_component_scan():
+    """ui.launch is `streamlit run` minus Streamlit's scan of installed packages (Panorama has no
+    components); the browser tests start the app through it, so here only the patch itself."""
+    from streamlit.components.v2 import manifest_scanner
+
+    from ui import launch
+
+    original = manifest_scanner.scan_component_manifests
+    try:
+        launch._skip_component_scan()
+        assert manifest_scanner.scan_component_manifests() == []
+    finally:
+        manifest_scanner.scan_component_manifests = original

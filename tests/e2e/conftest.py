@@ -1,4 +1,4 @@
-"""Real-browser fixtures: the app served by `streamlit run app.py` on a free
+"""Real-browser fixtures: the app served by `python -m ui.launch run app.py` (as scripts/run.sh does) on a free
 loopback port against a temporary demo database, driven by Playwright in
 Debian's /usr/bin/chromium (no browser download).
 
@@ -68,7 +68,7 @@ def start_server(db_path: Path, log_path: Path) -> tuple[subprocess.Popen, str, 
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "ui.launch", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
