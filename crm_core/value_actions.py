@@ -27,7 +27,8 @@ def select(cust: pl.DataFrame, kind: str, key: Any) -> pl.DataFrame:
     """The customers of one segment/list of the per-customer relation (kind: tier, abc, segment, ...)."""
     if kind not in KINDS:
         raise ValidationError(f"Unknown list {kind!r}; expected one of {', '.join(KINDS)}.", field="kind", value=kind)
-    return cust.filter(pl.col(kind) == key)
+    # "no value" is a list too (customers without a cohort...): `== None` would match nobody
+    return cust.filter(pl.col(kind).is_null() if key is None else pl.col(kind) == key)
 
 
 def to_csv(df: pl.DataFrame) -> bytes:

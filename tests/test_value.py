@@ -405,3 +405,13 @@ def test_frame_is_reused_across_unrelated_writes_only(hand):
     assert "Alpha Renamed" in value_scoring.customers(hand, ADMIN, as_of=AS_OF)["name"].to_list()
     hand.execute("UPDATE accounts SET owner_id = 3 WHERE id = 1")  # ownership moves: the rep's view follows
     assert sorted(value_scoring.customers(hand, REP2, as_of=AS_OF)["name"].to_list()) == ["Beta"]
+
+
+def test_a_list_of_customers_without_a_value_is_selectable():
+    from crm_core.value_actions import select
+
+    cust = pl.DataFrame({"account_id": [1, 2, 3], "cohort": ["2025Q1", None, "2025Q1"]})
+    assert select(cust, "cohort", "2025Q1")["account_id"].to_list() == [1, 3]
+    assert select(cust, "cohort", None)["account_id"].to_list() == [2]   # was: nobody (== None is null)
+    with pytest.raises(ValidationError):
+        select(cust, "name", "x")
