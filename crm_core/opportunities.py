@@ -361,7 +361,8 @@ def set_team(db: Database, actor: Actor, opp_id: int, expected_version: int, tea
             raise StaleEditError(f"Opportunity {opp_id} was changed by someone else meanwhile; reload it.",
                                  current={"version": version, "team": sorted(roles)})
         cur.execute("DELETE FROM opportunity_team WHERE opportunity_id = ?", [opp_id])
-        _add_team(cur, opp_id, owner, [(u, roles.get(k[0], "support") if (k := _ids([u])) else None) for u in team])
+        # whoever stays keeps their role; _add_team refuses ids that are no active sales user
+        _add_team(cur, opp_id, owner, [(u, roles.get(next(iter(_ids([u])), None), "support")) for u in team])
         after = sorted(r[0] for r in cur.execute("SELECT user_id FROM opportunity_team WHERE opportunity_id = ?",
                                                  [opp_id]).fetchall())
         cur.execute("UPDATE opportunities SET version = version + 1, updated_at = ? WHERE id = ?",

@@ -14,6 +14,7 @@ import pytest
 
 from crm_core import bootstrap
 from crm_core.db import Database
+from tests.apptest_helpers import db_scalar as _sql
 from tests.apptest_helpers import run_page
 from ui import session
 
@@ -25,14 +26,6 @@ def _jobs_without_delay(monkeypatch):
     monkeypatch.setattr(session, "_jobs_checked_on", {})
     yield
     session.wait_for_daily_jobs()
-
-
-def _sql(path, sql, params=None):
-    db = Database(path, migrate=False)
-    try:
-        return db.scalar(sql, params)
-    finally:
-        db.close()
 
 
 @pytest.fixture

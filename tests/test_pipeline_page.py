@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from crm_core.db import Database
+from tests.apptest_helpers import db_scalar as _count
 from tests.apptest_helpers import run_page, texts
-
-
-def _count(path, sql, params=None):
-    db = Database(path, migrate=False)
-    try:
-        return db.scalar(sql, params)
-    finally:
-        db.close()
 
 
 def _submit(at, form: str, label: str):

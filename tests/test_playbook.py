@@ -6,6 +6,7 @@ import pytest
 
 from crm_core import opportunities, playbook
 from crm_core.errors import PermissionDenied, StaleEditError, ValidationError
+from tests.apptest_helpers import db_rows
 from tests.test_accounts_seed import NOW, actor, fresh
 
 
@@ -18,15 +19,6 @@ def team(tmp_path):
     yield db, ann, oid
     db.close()
 
-
-def _rows(path, sql, params=None):
-    from crm_core.db import Database
-
-    db = Database(path, migrate=False)
-    try:
-        return db.rows(sql, params)
-    finally:
-        db.close()
 
 
 def _deal_page(login: str, oid: int):
@@ -81,7 +73,7 @@ def test_items_outside_the_playbook_and_other_reps_deals_are_refused(team):
 
 
 def test_the_page_keeps_a_tick(app_db):
-    oid, items = _rows(app_db, "SELECT o.id, s.playbook FROM opportunities o JOIN stages s ON s.id = o.stage_id "
+    oid, items = db_rows(app_db, "SELECT o.id, s.playbook FROM opportunities o JOIN stages s ON s.id = o.stage_id "
                        "JOIN users u ON u.id = o.owner_id WHERE u.login = 'rep1' AND o.status = 'open' "
                        "ORDER BY o.id LIMIT 1")[0]
     at = _deal_page("rep1", oid)
@@ -122,14 +114,14 @@ def test_the_team_of_a_deal_can_be_changed_and_a_stale_page_is_refused(team):
 
 
 def test_the_page_saves_a_deals_team(app_db):
-    oid, version = _rows(app_db, "SELECT o.id, o.version FROM opportunities o JOIN users u ON u.id = o.owner_id "
+    oid, version = db_rows(app_db, "SELECT o.id, o.version FROM opportunities o JOIN users u ON u.id = o.owner_id "
                          "WHERE u.login = 'rep2' AND o.status = 'open' ORDER BY o.id LIMIT 1")[0]
-    colleague = _rows(app_db, "SELECT id FROM users WHERE login = 'rep3'")[0][0]
-    before = [r[0] for r in _rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
+    colleague = db_rows(app_db, "SELECT id FROM users WHERE login = 'rep3'")[0][0]
+    before = [r[0] for r in db_rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
     at = _deal_page("rep2", oid)
     at.multiselect(key=f"pl_team_pick_{oid}_{version}").set_value(sorted({*before, colleague}))
     at.button(key=f"FormSubmitter:pl_team_{oid}-Save team").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    team = [r[0] for r in _rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
+    team = [r[0] for r in db_rows(app_db, "SELECT user_id FROM opportunity_team WHERE opportunity_id = ?", [oid])]
     assert colleague in team
-    assert _rows(app_db, "SELECT version FROM opportunities WHERE id = ?", [oid]) == [(version + 1,)]
+    assert db_rows(app_db, "SELECT version FROM opportunities WHERE id = ?", [oid]) == [(version + 1,)]

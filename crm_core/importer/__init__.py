@@ -19,7 +19,7 @@ import polars as pl
 
 from crm_core import settings
 from crm_core.access import Actor, require_role
-from crm_core.db import Database, quote_ident
+from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.importer import load, plan, reading
 from crm_core.importer import mapping as mapping_mod
@@ -262,13 +262,7 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
 def _drop_temp(cur: Any) -> None:
     """Drop the staging tables and views (after a failed transaction they are gone already)."""
     try:
-        names = cur.execute(
-            "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '_imp_') "
-            f"AND view_name <> '{reading.ARROW}' UNION ALL "
-            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_imp_')"
-        ).fetchall()
-        for kind, n in names:
-            cur.execute(f"DROP {kind} IF EXISTS temp.{quote_ident(n)}")
+        plan.drop_temp_objects(cur, keep=(reading.ARROW,))  # the registered cells go with drop_raw
     except Exception:  # duckdb.Error: an aborted transaction; the rollback removes them
         pass
     reading.drop_raw(cur)

@@ -130,6 +130,22 @@ def register_functions(db: Any) -> None:
                                 side_effects=False)
 
 
+def drop_temp_objects(cur: Any, name: str | None = None, *, keep: tuple[str, ...] = ()) -> None:
+    """Drop the import's temp tables and views: the one called `name`, or (None) every `_imp_` one.
+
+    Tables and views share one namespace but need their own DROP, so the catalog says which is which.
+    """
+    params = [name, name] if name else ["_imp_", "_imp_"]
+    test = "{} = ?" if name else "starts_with({}, ?)"
+    found = cur.execute(
+        f"SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND {test.format('view_name')} UNION ALL "
+        f"SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary AND {test.format('table_name')}",
+        params).fetchall()
+    for kind, n in found:
+        if n not in keep:
+            cur.execute(f"DROP {kind} IF EXISTS temp.{quote_ident(n)}")
+
+
 def _conv(f: Field, r: str, order: str | None) -> str:
     return {
         "text": lambda: r, "int": lambda: V.integer(r), "amount": lambda: V.amount(r), "number": lambda: V.number(r),
@@ -333,9 +349,7 @@ def stage(cur: Any, src: Source, entity: Entity, mapping: dict[str, str | None],
             *[f"l4.f_{n}" for n in st.self_refs]]
     repeats = [k for k in key_alts if not (len(k) == 1 and k[0] in st.unique_keys)]
     kind = "VIEW" if lazy and not match_ids and not repeats and not st.self_refs else "TABLE"
-    for (was,) in cur.execute(f"SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = '{STG}' UNION ALL "
-                              f"SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = '{STG}'").fetchall():
-        cur.execute(f"DROP {was} {STG}")  # a second staging (after creating missing rows) may change its kind
+    drop_temp_objects(cur, STG)  # a second staging (after creating missing rows) may change its kind
     cur.execute(f"CREATE TEMP {kind} {STG} AS SELECT {', '.join(keep)}, {action} AS _action "
                 f"FROM ({sql_l4}) l4 {tjoin}")
 

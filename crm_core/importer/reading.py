@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_core.errors import ValidationError
+from crm_core.importer.values import lit
 
 DEFAULT_MAX_MB = 512
 HEAD_BYTES = 256 * 1024
@@ -358,8 +359,6 @@ def load_raw(cur: Any, src: Source, view: str) -> int:
 
 def define_raw(cur: Any, src: Source, view: str) -> None:
     """(Re)create the raw view: the row position, the file's columns, then any constant columns."""
-    from crm_core.importer.values import lit
-
     consts = "".join(f", {lit(value)}::VARCHAR AS {col}" for col, value in src.constants)
     cols = ", ".join(f"c{i}" for i in range(len(src.headers) - len(src.constants)))
     cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {src.raw_row}::BIGINT AS _r, {cols}{consts} "
