@@ -13,32 +13,44 @@ Each list holds only rows the actor may see.
 
 The page shows the most urgent `SHOWN_ROWS` rows of each list and the full
 count of each (an admin's "stale in stage" holds ~170k deals at 1M
-opportunities). `all_reminders` reads them in two statements:
+opportunities). `all_reminders` reads them with two pieces of work side by
+side, on two threads (each a cursor of its own):
 
-1. the two deal lists' full counts and the ids of their first rows
-   (`min_by(id, rank, n)`: a top-n aggregate that reads no names, over one
-   BIGINT per deal), the two scans of the deals side by side;
-2. those deals by id through the primary key, with their names, side by side
-   with the task, pool and payment lists' counts and first rows (read whole:
-   a top-n on the table's own columns, names joined to those rows only; the
-   pool list, ordered by name within a day, picks among its rows' ids first;
-   the few payments of the window in one pass).
+1. the deal lists, in one read-only transaction: the table's bounds (whether
+   the BIGINT rank below is exact), then both lists' full counts and first
+   rows as ranks `day * 2^40 + id` (`min(rank, n)`: a top-n aggregate that
+   reads no names; the two scans of the deals side by side), then those deals
+   by id through the primary key with their names. The rank gives back each
+   row's id and its day, so the shown date and the days late or idle are not
+   read again, and the transaction (one snapshot) means the lists' conditions
+   need not be checked again on the rows read by id;
+2. the task, pool and payment lists' counts and first rows, one statement
+   (read whole: a top-n on the table's own columns, names joined to those rows
+   only; the pool list, ordered by name within a day, picks among its rows'
+   ids first; the few payments of the window in one pass).
 
 Reading a deal's name is what costs: the names of the ~120k-170k matching
 deals cost ~60 ms to decode, while a fetch of ~1,000 deals by id reads only
-those. The earlier design (one by-id statement per list, read through
-`cursor.sql`, which binds a statement twice) paid planning and a scan five
-times over: 219 ms for an admin at 1M deals in `crm bench`.
+those (still ~20 ms: each row fetched alone). DuckDB runs the branches of one
+statement one after another when each is a single-threaded scan (the fetch by
+id, the 100k accounts, the small lists), which is why the second piece has a
+thread of its own. Inside `db.atomic()` both run on the caller's thread, in
+its transaction. An admin at 1M deals: 219 ms for six statements (session 3),
+~90-100 ms for two (session 4), and now see docs/bench.md.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from crm_core import settings
@@ -76,6 +88,10 @@ class _List:
     by_id: bool = False  # first rows picked as ids, then read by id (lists too long to read names for)
     short: bool = False  # few rows by nature: counted and ordered in one pass, names read for all of them
     named_order: bool = False  # the order reads a name: first rows picked among the rows' ids, dates only
+    # (by_id lists) the table's columns the order's day is computed from, and that day as whole days since
+    # 1970 in integer arithmetic, exact while those columns lie within `_rank_bounds` (see `_ranked`)
+    day_columns: tuple[str, ...] = ()
+    rank_day: str = ""
 
     @property
     def column_names(self) -> list[str]:
@@ -111,7 +127,8 @@ _LISTS: dict[str, _List] = {
         ("o.expected_close", "o.id"),
         ("o.id", "o.name", "a.name AS account", "s.name AS stage", "o.expected_close",
          "date_diff('day', o.expected_close, $today::DATE) AS days_late", "o.amount"),
-        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True),
+        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True,
+        day_columns=("expected_close",), rank_day="date_diff('day', DATE '1970-01-01', o.expected_close)"),
     "stale_in_stage": _List(
         # idle_days >= stale_days written as a time bound on both dates, and the most idle first as the
         # oldest move first: the same rows and order, without computing idle_days for every open deal
@@ -120,7 +137,10 @@ _LISTS: dict[str, _List] = {
         "AND coalesce(o.last_activity_at, o.created_at) < $stale_before",
         (f"{_MOVED}::DATE", "o.id"),
         ("o.id", "o.name", "a.name AS account", "s.name AS stage", f"{_IDLE} AS idle_days", "o.amount"),
-        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True),
+        "JOIN stages s ON s.id = o.stage_id LEFT JOIN accounts a ON a.id = o.account_id", by_id=True,
+        # the day of a timestamp from 1970 on by integer division of its microseconds (cheaper than a cast)
+        day_columns=("stage_entered_at", "last_activity_at", "created_at"),
+        rank_day=f"epoch_us({_MOVED}) // 86400000000"),
 }
 
 
@@ -175,16 +195,25 @@ def _where(actor: Actor, spec: _List, kind: str, params: dict[str, Any]) -> str:
     return f"{spec.rows} AND {out}"
 
 
-def _query(db: Database, sql: str, params: dict[str, Any]) -> pl.DataFrame:
-    """Run `sql` with the named values it uses (DuckDB refuses values a statement does not name).
+def _bound(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`sql` with the named values it uses (DuckDB refuses values a statement does not name)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return sql, {k: v for k, v in params.items() if k in used}
+
+
+def _query(db: Database | duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    """Run `sql` (its named values bound by `_bound`) on a cursor of its own or on the given one
+    (`_snapshot`'s).
 
     Through `execute` and Arrow rather than `db.query`: `cursor.sql` binds a statement once to describe
     it and again to run it, which for these statements cost ~15 ms a call (see the module filter on
     DuckDB's note about the Arrow copy: the results here are a few hundred rows).
     """
-    used = set(re.findall(r"\$(\w+)", sql))
-    with db.cursor() as cur:
-        result = cur.execute(sql, {k: v for k, v in params.items() if k in used}).to_arrow_table()
+    if isinstance(db, Database):
+        with db.cursor() as cur:
+            result = cur.execute(*_bound(sql, params)).to_arrow_table()
+    else:
+        result = db.execute(*_bound(sql, params)).to_arrow_table()
     out = pl.from_arrow(result)
     assert isinstance(out, pl.DataFrame)
     return out
@@ -219,25 +248,40 @@ def stale_in_stage(db: Database, actor: Actor, today: date) -> pl.DataFrame:
 
 # The deal lists' top-n orders by (day, id) as one BIGINT, day * 2^40 + id: the top-n then compares one
 # integer per deal instead of a (date, id) pair (measured ~10 ms less for an admin's 170k stale deals).
-# It is exact while 0 <= id < 2^40 and |day| < 2^22 (days from 1970: years -9500 to 13400); the same
-# statement checks both bounds over the list, and a list outside them is ranked by the pair instead.
+# It is exact while 0 <= id < 2^40 and 0 <= day < 2^22 (dates from 1970 to the year 13453). A statement
+# reading the table's own bounds first (~2 ms: min and max of each column) decides; a table outside them
+# is ranked by the pair. (Checking the bounds over each list's rows cost ~8 ms for the stale deals.)
 _ID_SPAN = 1 << 40
 _DAY_SPAN = 1 << 22
 
 
-def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
-    """One list's branch of a statement: its full count, and its first rows whole or (a deal list) their ids."""
+def _day(expr: str) -> str:
+    """The DATE `expr` as days since 1970-01-01."""
+    return f"date_diff('day', DATE '1970-01-01', {expr})"
+
+
+def _rank_bounds(kinds: list[str]) -> str:
+    """A statement: whether every row of the lists' table lies within the BIGINT rank's bounds (TRUE for
+    an empty table; min and max skip NULLs, which the lists' day expressions replace by another column)."""
+    spec = _LISTS[kinds[0]]
+    checks = ["min(id) >= 0", f"max(id) < {_ID_SPAN}"]
+    for column in dict.fromkeys(c for k in kinds for c in _LISTS[k].day_columns):
+        checks += [f"min({column}) >= DATE '1970-01-01'", f"max({column}) < DATE '1970-01-01' + {_DAY_SPAN}"]
+    return f"SELECT {' AND '.join(f'coalesce({c}, TRUE)' for c in checks)} AS ranked FROM {spec.table}"
+
+
+def _first_part(actor: Actor, kind: str, p: dict[str, Any], *, ranked: bool = True) -> str:
+    """One list's branch of a statement: its full count, and its first rows whole or (a deal list) as
+    (day, id): BIGINT ranks when `ranked` (the table within `_rank_bounds`), else (day, id) structs."""
     spec = _LISTS[kind]
     where = _where(actor, spec, kind, p)
     source = f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {where}"
     if spec.by_id:
-        # the ids of the first rows in the list's order, kept as the scan goes: no sort, no names read
-        # (the day clamped so that a date beyond the bounds cannot overflow the product; `_exact` is then false)
-        day = f"date_diff('day', DATE '1970-01-01', {spec.order[0]})"
-        rank = f"least(greatest({day}, -{_DAY_SPAN}), {_DAY_SPAN}) * {_ID_SPAN} + {spec.alias}.id"
-        return (f"SELECT count(*) AS {kind}_n, min_by({spec.alias}.id, {rank}, $limit) AS {kind}_ids, "
-                f"coalesce(min({spec.alias}.id) >= 0 AND max({spec.alias}.id) < {_ID_SPAN} "
-                f"AND min({day}) > -{_DAY_SPAN} AND max({day}) < {_DAY_SPAN}, TRUE) AS {kind}_exact {source}")
+        # the first rows in the list's order, kept as the scan goes: no sort, no names read; each holds its
+        # row's id and its day (the shown date), so neither is read again
+        first = (f"({spec.rank_day}) * {_ID_SPAN} + {spec.alias}.id" if ranked
+                 else f"struct_pack(d := {_day(spec.order[0])}, i := {spec.alias}.id)")
+        return f"SELECT count(*) AS {kind}_n, min({first}, $limit) AS {kind}_firsts {source}"
     keys = ", ".join(f"{k} AS _k{i}" for i, k in enumerate(spec.order))
     by = ", ".join(f"_k{i}" for i in range(len(spec.order)))
     columns = ", ".join(spec.columns)
@@ -264,13 +308,32 @@ def _first_part(actor: Actor, kind: str, p: dict[str, Any]) -> str:
             f"{spec.joins} {spec.names}) q)")
 
 
-def _first_ids_by_pair(db: Database, actor: Actor, kind: str, p: dict[str, Any]) -> list[int]:
-    """A list's first ids ranked by its order as a tuple (for a list outside the BIGINT rank's bounds)."""
-    spec = _LISTS[kind]
-    p = dict(p)
-    found = _query(db, f"SELECT min_by({spec.alias}.id, ({', '.join(spec.order)}), $limit) AS ids "
-                       f"FROM {spec.table} {spec.alias} {spec.joins} WHERE {_where(actor, spec, kind, p)}", p)
-    return [int(i) for i in (found["ids"][0] if found["ids"][0] is not None else [])]
+@contextmanager
+def _snapshot(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor whose statements all read one committed state (a read-only transaction): the deals
+    counted and ranked by the first statement are the ones the second reads by id. Inside `db.atomic()`
+    on this thread, the writer's transaction (which sees its own changes) instead."""
+    in_transaction = getattr(getattr(db, "_local", None), "tx", None) is not None
+    with db.cursor() as cur:
+        if in_transaction:
+            yield cur
+            return
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        finally:
+            cur.execute("ROLLBACK")  # it only read
+
+
+def _firsts(first: pl.DataFrame, kind: str, ranked: bool) -> list[tuple[int, int]]:
+    """A deal list's first rows as (day, id), in the list's order, from `_first_part`'s branch."""
+    found = first[f"{kind}_firsts"][0]
+    if found is None:
+        return []
+    if ranked:
+        # rank = day * 2^40 + id with 0 <= id < 2^40: divmod gives both back
+        return [divmod(int(r), _ID_SPAN) for r in found]
+    return [(int(x["d"]), int(x["i"])) for x in found]
 
 
 def _unpack(row: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -283,35 +346,102 @@ def _unpack(row: pl.DataFrame, column: str) -> pl.DataFrame:
     return df.drop([c for c in df.columns if c.startswith("_k")])
 
 
-def _by_id_part(actor: Actor, table: str, kinds: list[str], ids: dict[str, list[int]], p: dict[str, Any]) -> str:
-    """The second statement's branch reading the first rows of the lists picked by id from one table
-    (both deal lists read their deals together) as one list of row structs, with a flag per list.
+# The deal lists' shown columns that are their order's day (days since 1970, from the rank): the list's
+# date itself, or the days from it to today. The other columns are read by id.
+_FROM_DAY: dict[str, dict[str, str]] = {
+    "past_close": {"expected_close": "date", "days_late": "days_to_today"},
+    "stale_in_stage": {"idle_days": "days_to_today"},
+}
 
-    The rows are read by id behind a LIMIT so that DuckDB cannot push the lists' conditions or the joins'
-    filters into this scan (with them it reads the names of every matching deal, ~120k, before dropping
-    all but these; measured 5-10x slower at 1M deals). Each list's condition is checked again (a save
-    between the two statements drops a row, never adds one). The ids are bound once, as the list the
-    primary key index reads; the order of each list is put back in polars (each further list of ~500
-    constants in the statement cost ~5 ms to plan).
+
+def _by_id(table: str, kinds: list[str], ids: list[int], p: dict[str, Any]) -> str:
+    """The statement reading the first rows of the lists picked by id from one table (both deal lists
+    read their deals together): the columns not computed from the day, names joined.
+
+    The rows are read by id behind a LIMIT so that DuckDB cannot push the joins' filters into this scan
+    (with them it reads the names of every matching deal, ~120k, before dropping all but these; measured
+    5-10x slower at 1M deals); the ids are bound once, as the list the primary key index reads. No list
+    condition is checked again: `_snapshot` reads the state the ids were picked from.
     """
     spec = _LISTS[kinds[0]]
-    p[f"{table}_ids"] = sorted({i for k in kinds for i in ids[k]})
-    columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns))
-    columns += [f"coalesce({_where(actor, _LISTS[k], k, p)}, FALSE) AS _on_{k}" for k in kinds]
-    return (f"SELECT list(q) AS {table}_rows FROM (SELECT {', '.join(columns)} "
-            f"FROM (SELECT * FROM {table} WHERE list_contains(${table}_ids::BIGINT[], id) "
-            f"LIMIT len(${table}_ids::BIGINT[])) {spec.alias} {spec.joins} {spec.names}) q")
+    p[f"{table}_ids"] = sorted(set(ids))
+    columns = list(dict.fromkeys(c for k in kinds for c in _LISTS[k].columns
+                                 if c.rsplit(" AS ", 1)[-1].rsplit(".", 1)[-1] not in _FROM_DAY[k]))
+    return (f"SELECT {', '.join(columns)} FROM (SELECT * FROM {table} WHERE list_contains(${table}_ids::BIGINT[], id) "
+            f"LIMIT len(${table}_ids::BIGINT[])) {spec.alias} {spec.joins} {spec.names}")
 
 
-def _one_row(db: Database, parts: list[str], p: dict[str, Any]) -> pl.DataFrame:
+def _one_row(db: Database | duckdb.DuckDBPyConnection, parts: list[str], p: dict[str, Any]) -> pl.DataFrame:
     """Run branches, each returning one row of its own columns, as one statement: one row of them all.
 
     A UNION ALL BY NAME (each branch's columns NULL in the others' rows) keeps each branch its own small
-    join problem, where a cross product of the branches made one large one to plan; DuckDB runs the
-    branches side by side.
+    join problem, where a cross product of the branches made one large one to plan.
     """
     found = _query(db, " UNION ALL BY NAME ".join(f"({part})" for part in parts), p)
     return found.select(pl.all().drop_nulls().first())
+
+
+def _deal_lists(db: Database, actor: Actor, kinds: list[str], today: date,
+                p: dict[str, Any]) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The deal lists' counts and first rows: counts and ranks (the two heavy scans side by side), then
+    those deals by id, in one read-only transaction."""
+    with _snapshot(db) as cur:
+        ranked = bool(cur.execute(_rank_bounds(kinds)).fetchone()[0])  # type: ignore[index]
+        first = _one_row(cur, [_first_part(actor, k, p, ranked=ranked) for k in kinds], p)
+        counts = {k: int(first[f"{k}_n"][0]) for k in kinds}
+        firsts = {k: _firsts(first, k, ranked) for k in kinds}
+        found = _query(cur, _by_id(_LISTS[kinds[0]].table, kinds, [i for k in kinds for _, i in firsts[k]], p), p)
+    today_day = (today - date(1970, 1, 1)).days
+    rows = {}
+    for k in kinds:
+        order = pl.DataFrame({"id": [i for _, i in firsts[k]], "_day": [d for d, _ in firsts[k]],
+                              "_pos": range(len(firsts[k]))},
+                             schema={"id": found.schema["id"], "_day": pl.Int64, "_pos": pl.Int64})
+        from_day = {name: (pl.col("_day").cast(pl.Int32).cast(pl.Date) if how == "date"
+                           else pl.lit(today_day, pl.Int64) - pl.col("_day")).alias(name)
+                    for name, how in _FROM_DAY[k].items()}
+        rows[k] = (found.join(order, on="id").sort("_pos").with_columns(*from_day.values())
+                   .select(_LISTS[k].column_names))
+    return counts, rows
+
+
+def _other_lists(db: Database, actor: Actor, kinds: list[str],
+                 p: dict[str, Any]) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The task, pool and payment lists' counts and first rows, in one statement."""
+    p = dict(p)
+    row = _one_row(db, [_first_part(actor, k, p) for k in kinds], p)
+    return {k: int(row[f"{k}_n"][0]) for k in kinds}, {k: _unpack(row, f"{k}_rows") for k in kinds}
+
+
+def _beside(db: Database, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Start `fn` on a thread of its own and return what waits for its result (or raises its error).
+
+    DuckDB runs the branches of one statement one after another when each is a single-threaded scan,
+    so the small lists' statement runs beside the deal lists' on the machine's other core. Inside
+    `db.atomic()` `fn` runs at once on this thread instead (a thread of its own would not see the
+    transaction's changes).
+    """
+    if getattr(getattr(db, "_local", None), "tx", None) is not None:
+        value = fn()
+        return lambda: value
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the waiting caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="reminders", daemon=True)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
 
 
 def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
@@ -330,23 +460,9 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
         return Reminders(rows=rows, counts={k: df.height for k, df in rows.items()}, limit=None)
     p = dict(params, limit=int(limit))
     by_id = [k for k in KINDS if _LISTS[k].by_id]
-    # 1. the deal lists' counts and first ids: the two heavy scans, side by side
-    first = _one_row(db, [_first_part(actor, k, p) for k in by_id], p)
-    counts = {k: int(first[f"{k}_n"][0]) for k in by_id}
-    ids = {k: ([int(i) for i in (first[f"{k}_ids"][0] if first[f"{k}_ids"][0] is not None else [])]
-               if first[f"{k}_exact"][0] else _first_ids_by_pair(db, actor, k, p))
-           for k in by_id}
-    # 2. those deals by id, side by side with the other lists' counts and first rows
-    tables = {_LISTS[k].table: [j for j in by_id if _LISTS[j].table == _LISTS[k].table] for k in by_id}
-    second = _one_row(db, [_by_id_part(actor, t, kinds, ids, p) for t, kinds in tables.items()]
-                      + [_first_part(actor, k, p) for k in KINDS if k not in by_id], p)
-    counts.update({k: int(second[f"{k}_n"][0]) for k in KINDS if k not in by_id})
-    rows = {k: _unpack(second, f"{k}_rows") for k in KINDS if k not in by_id}
-    for table, kinds in tables.items():
-        found = _unpack(second, f"{table}_rows")
-        for k in kinds:
-            order = pl.DataFrame({"id": ids[k], "_pos": range(len(ids[k]))},
-                                 schema={"id": found.schema["id"], "_pos": pl.Int64})
-            rows[k] = (found.filter(pl.col(f"_on_{k}")).join(order, on="id").sort("_pos")
-                       .select(_LISTS[k].column_names))
+    others = _beside(db, lambda: _other_lists(db, actor, [k for k in KINDS if k not in by_id], p))
+    counts, rows = _deal_lists(db, actor, by_id, today, dict(p))
+    more_counts, more_rows = others()
+    counts.update(more_counts)
+    rows.update(more_rows)
     return Reminders(rows={k: rows[k] for k in KINDS}, counts={k: counts[k] for k in KINDS}, limit=int(limit))

@@ -4,7 +4,7 @@ them, and a deal on both deal lists (read once, shown on both)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -119,3 +119,45 @@ def test_short_and_named_lists_cut_at_the_limit(team):
     assert cut["returning_to_pool"]["name"].to_list() == ["Zed", "Alpha"]
     assert cut.counts["payments_due"] == 4 and cut.counts["returning_to_pool"] == 3
     assert cut["payments_due"].schema == full["payments_due"].schema
+
+
+def test_a_move_before_1970_falls_back_and_counts_whole_days(team):
+    """The stale rank's day is integer division of microseconds, exact from 1970 on; a table with an
+    earlier date is ranked by the pair, whose day is the date's own (18:00 on 1969-12-31 is that day)."""
+    ann = actor(team, "ann")
+    _deal(team, 1, "sixties", "2026-09-01", "1969-12-31 18:00")
+    _deal(team, 2, "recent", "2026-09-01", "2026-01-01")
+    got = reminders.all_reminders(team, ann, today=D)
+    assert got["stale_in_stage"].select("name", "idle_days").rows() == [
+        ("sixties", (D - date(1969, 12, 31)).days), ("recent", 180)]
+    assert got.counts["stale_in_stage"] == 2 and got.counts["past_close"] == 0
+
+
+def test_inside_a_transaction_the_lists_see_its_changes(team):
+    """Called inside db.atomic() (one thread, the writer's transaction): the deal and task lists see the
+    transaction's own uncommitted rows."""
+    ann = actor(team, "ann")
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), team.atomic() as cur:
+        cur.execute("INSERT INTO opportunities (id, name, owner_id, stage_id, expected_close, status, created_at, "
+                    "stage_entered_at, last_activity_at) VALUES (21, 'in tx', 3, 1, '2026-06-01', 'open', "
+                    "'2026-01-01', '2026-01-01', '2026-01-01')")
+        cur.execute("INSERT INTO activities (kind, subject, owner_id, due_date, done) VALUES "
+                    "('task', 'tx task', 3, '2026-06-01', FALSE)")
+        got = reminders.all_reminders(team, ann, today=D)
+        assert got["past_close"]["name"].to_list() == ["in tx"] == got["stale_in_stage"]["name"].to_list()
+        assert got["overdue_followups"]["subject"].to_list() == ["tx task"]
+        raise Undo
+    assert reminders.all_reminders(team, ann, today=D).counts == dict.fromkeys(reminders.KINDS, 0)
+
+
+def test_an_error_in_the_other_lists_thread_reaches_the_caller(team, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("small lists failed")
+
+    monkeypatch.setattr(reminders, "_other_lists", broken)
+    with pytest.raises(RuntimeError, match="small lists failed"):
+        reminders.all_reminders(team, actor(team, "ann"), today=D)
