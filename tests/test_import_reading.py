@@ -9,6 +9,7 @@ with the same message.
 
 from __future__ import annotations
 
+import polars.selectors as cs
 import pytest
 
 from crm_core.errors import ValidationError
@@ -106,3 +107,57 @@ def test_blank_optional_references_are_counted_in_the_notes(db, tmp_path):
     r = importer.import_file(db, Actor.system(), "opportunities", path, dry_run=True, create_missing=True)
     assert "3 row(s) have no 'Account' (left empty)." in r.notes
     assert r.to_create["account"] == ["Nobody Ltd"] and r.counts["rejected"] == 0
+
+
+def _deals_csv(n: int) -> str:
+    # deals with a bad amount every 7th row and a blank stage every 11th, spread over the file
+    lines = ["Name,Stage,Amount,Account,Region note"]
+    for i in range(n):
+        stage = "" if i % 11 == 5 else "Lead"
+        amount = "lots" if i % 7 == 3 else f"{100 + i}"
+        lines.append(f"Deal {i},{stage},{amount}, Acme {i % 4} ,note {i}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("reader", ["polars", "duckdb", "xlsx"])
+def test_previews_and_rejected_rows_read_only_their_rows(db, tmp_path, monkeypatch, reader):
+    """Previews and rejected rows take their rows from the file by position; the result is what a
+    join with the whole file gives (polars' cells, DuckDB's own, a spreadsheet's; with a constant column)."""
+    from crm_core import importer
+    from crm_core.access import Actor
+    from crm_core.importer import plan
+
+    text = _deals_csv(400)
+    if reader == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        for line in text.splitlines():
+            wb.active.append(line.split(","))
+        path = tmp_path / "deals.xlsx"
+        wb.save(path)
+    else:
+        path = tmp_path / "deals.csv"
+        path.write_text(text)
+    if reader == "duckdb":
+        monkeypatch.setattr(reading, "_polars_cells", lambda src, cols: (None, False))
+
+    def run():
+        return importer.import_file(db, Actor.system(), "opportunities", path, dry_run=True, create_missing=True,
+                                    allow_partial=True, constants={"source": "Fair"}, preview_rows=30)
+
+    picked = run()
+    monkeypatch.setattr(plan, "picked_rows", lambda cur, src, rows: plan.RAW)
+    whole = run()
+    bad = {i for i in range(400) if i % 7 == 3 or i % 11 == 5}
+    assert picked.counts == whole.counts and picked.counts["rejected"] == len(bad) == 88
+    def same(a, b):  # but for the time the rows would be stored at (each run's own "now")
+        return a.drop(cs.datetime()).equals(b.drop(cs.datetime())) and a.columns == b.columns
+
+    assert picked.preview.height == 30 and same(picked.preview, whole.preview)
+    assert picked.rejected_rows.height > 90 and picked.rejected_rows.equals(whole.rejected_rows)
+    for action in ("create", "rejected"):
+        assert picked.samples[action].height > 0 and same(picked.samples[action], whole.samples[action])
+    first = picked.rejected_rows.row(0, named=True)
+    assert first["row"] == 5 and first["value"] == "lots"   # data row 3 (0-based) is file line 5
+    assert picked.preview.row(2, named=True)["account"] == "Acme 2"

@@ -262,7 +262,7 @@ def _describe(cur: Any, ent: Entity, src: reading.Source, st: plan.Staged, opts:
 def _drop_temp(cur: Any) -> None:
     """Drop the staging tables and views (after a failed transaction they are gone already)."""
     try:
-        plan.drop_temp_objects(cur, keep=(reading.ARROW,))  # the registered cells go with drop_raw
+        plan.drop_temp_objects(cur, keep=(reading.ARROW, reading.PICK))  # the registered cells go with drop_raw
     except Exception:  # duckdb.Error: an aborted transaction; the rollback removes them
         pass
     reading.drop_raw(cur)

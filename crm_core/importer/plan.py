@@ -20,7 +20,7 @@ from crm_core.db import quote_ident
 from crm_core.errors import ValidationError
 from crm_core.importer import values as V
 from crm_core.importer.entities import Entity, Field
-from crm_core.importer.reading import Source
+from crm_core.importer.reading import Source, picked_rows
 from crm_core.names import normalize_company_name
 
 RAW = "_imp_raw"
@@ -541,10 +541,14 @@ def rejected_rows(cur: Any, entity: Entity, src: Source, st: Staged, limit: int)
     if limit <= 0:
         return pl.DataFrame(schema={"row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8})
     r_cols = _raw_text(st)
-    res = cur.execute(
-        f"WITH s AS (SELECT _row, _errs FROM {STG} WHERE _action = 'rejected' ORDER BY _row LIMIT ?) "
-        f"SELECT s._row, s._errs{', ' + r_cols if r_cols else ''} FROM s "
-        f"JOIN {RAW} raw ON raw._r = s._row ORDER BY s._row", [limit]).fetchall()
+    bad = cur.execute(f"SELECT _row, _errs FROM {STG} WHERE _action = 'rejected' ORDER BY _row LIMIT ?",
+                      [limit]).fetchall()
+    texts = {}
+    if bad and r_cols:
+        raw = picked_rows(cur, src, [r[0] for r in bad])
+        texts = {r[0]: r[1:] for r in cur.execute(f"SELECT raw._r, {r_cols} FROM {raw} raw").fetchall()}
+    blank = (None,) * len(st.mapped)
+    res = [(row, errs, *texts.get(row, blank)) for row, errs in bad]
     names = ["_row", "_errs", *[f"r_{n}" for n in st.mapped]]
     out = []
     for row in res:
@@ -583,10 +587,14 @@ def rows_of(cur: Any, entity: Entity, src: Source, st: Staged, action: str | Non
         if c not in mapped_targets and not c.endswith("_id"):
             cols.append(f"s.o_{c} AS {quote_ident(c)}")
     where = "TRUE" if action is None else "s._action = ?"
-    params = [] if action is None else [action]
-    # the row numbers first (a view then works out only what it filters on), then those rows whole
+    params: list[Any] = [] if action is None else [action]
+    # the row numbers first (a view then works out only what it filters on), then those rows whole;
+    # the range lets the scan of the staged rows skip to them
+    ids = [r[0] for r in cur.execute(f"SELECT _row FROM {STG} s WHERE {where} ORDER BY _row LIMIT {int(limit)}",
+                                     params).fetchall()]
+    raw = picked_rows(cur, src, ids)
     return cur.sql(
-        f"WITH ids AS (SELECT _row FROM {STG} s WHERE {where} ORDER BY _row LIMIT {int(limit)}), "
-        f"s AS (SELECT * FROM {STG} WHERE _row IN (SELECT _row FROM ids)) "
-        f"SELECT s._row + {int(src.first_data_row)} AS row, s._action AS action, {', '.join(cols)} FROM s "
-        f"JOIN {RAW} raw ON raw._r = s._row ORDER BY s._row", params=params).pl()
+        f"SELECT s._row + {int(src.first_data_row)} AS row, s._action AS action, {', '.join(cols)} "
+        f"FROM {STG} s JOIN {raw} raw ON raw._r = s._row "
+        f"WHERE s._row BETWEEN ? AND ? AND list_contains(?, s._row) ORDER BY s._row",
+        params=[min(ids, default=0), max(ids, default=-1), ids]).pl()
