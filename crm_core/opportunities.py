@@ -23,10 +23,17 @@ from crm_core.db import Database, quote_ident
 from crm_core.errors import CrmError, NotFound, StaleEditError, ValidationError
 from crm_core.filters import PipelineFilter
 
-# What an edit needs to know of the stored deal (see accounts.fetch): every column
-# `update` may change, so records.update_versioned need not read the row again.
-_OPP_COLS = ("id, name, owner_id, account_id, stage_id, status, amount, probability, expected_close, product_id, "
-             "lost_reason, stage_entered_at, closed_at, updated_at, version")
+# What an edit reads of the stored deal (see accounts.fetch): the columns every edit needs, and
+# those of the fields it changes (`_edit_columns`), so that records.update_versioned need not
+# read the row again. Only those: each column more is another segment to decompress (reading
+# all 15 cost ~0.3 ms more of a save at 1M deals than a stage move's 10).
+_OPP_BASE_COLS = ("id", "owner_id", "account_id", "stage_id", "updated_at", "version")
+_OPP_EDIT_COLS = {"name": ("name",), "amount": ("amount",), "probability": ("probability",),
+                  "expected_close": ("expected_close",), "product_id": ("product_id",),
+                  "lost_reason": ("status", "lost_reason"),
+                  "stage_id": ("status", "lost_reason", "stage_entered_at", "closed_at")}
+# The deal entry's account: what `accounts.check_owned` and the new deal's row need.
+_DEAL_ACCOUNT_COLS = "id, name, owner_id, merged_into_id, region, lifecycle"
 DECISION_ROLES = ("decision_maker", "influencer", "evaluator", "champion", "blocker", "user")
 GRID_COLUMNS = ("name", "stage", "amount", "probability", "expected_close", "lost_reason")
 
@@ -134,6 +141,14 @@ def _close_date(value: Any, row: str = "") -> date | None:
 _STAGE_COLS = ("id", "name", "is_won", "is_lost", "active")
 
 
+def _edit_columns(changes: dict[str, Any]) -> str:
+    """The deal's columns an edit of `changes` reads (crm_core's own names)."""
+    cols = dict.fromkeys(_OPP_BASE_COLS)
+    for field in changes:
+        cols.update(dict.fromkeys(_OPP_EDIT_COLS.get(field, ())))
+    return ", ".join(cols)
+
+
 def _stage_key(stage_id: Any) -> int | None:
     """The stage id as a number, None when it is blank or not a number (`_valid_stage` refuses it)."""
     try:
@@ -200,7 +215,9 @@ def _stage_change(cur: Any, actor: Actor, opp: dict[str, Any], stage: dict[str, 
     if stage["is_lost"]:
         reason = (lost_reason or "").strip()
         if not reason:
-            raise ValidationError(f"{row}Closing {opp['name']!r} as lost needs a reason (price, competitor, ...).",
+            name = opp["name"] if "name" in opp else cur.execute("SELECT name FROM opportunities WHERE id = ?",
+                                                                 [opp["id"]]).fetchone()[0]
+            raise ValidationError(f"{row}Closing {name!r} as lost needs a reason (price, competitor, ...).",
                                   field="lost_reason", value=lost_reason)
         changes.update(status="lost", closed_at=ts.date(), lost_reason=reason)
     elif stage["is_won"]:
@@ -248,7 +265,7 @@ def create(db: Database, actor: Actor, *, name: str, stage_id: int, amount: Any,
         if account_id in (None, ""):
             raise ValidationError("Choose the deal's account, or enter a new one.", field="account_id")
         product = _ids([product_id]) if product_id is not None else []
-        found, stage, dept, product_found = _with_stage(cur, "accounts", int(account_id), accounts.ACCOUNT_COLS,
+        found, stage, dept, product_found = _with_stage(cur, "accounts", int(account_id), _DEAL_ACCOUNT_COLS,
                                                         _stage_key(stage_id), owner, product[0] if product else None)
         acct = accounts.check_owned(actor, found, int(account_id), "enter deals on it")
         stage = _valid_stage(stage, stage_id)
@@ -377,6 +394,9 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
     """Edit one deal: name, stage_id, amount, probability, expected_close, product_id, lost_reason.
 
     Versioned; stage and close-date moves are written to their history tables.
+    Returns the columns the edit read, as they are after it: id, owner_id,
+    account_id, stage_id, updated_at, version and those of the changed fields
+    (a stage move's status, closed_at, lost_reason and stage_entered_at).
     """
     if cur is None:
         with db.atomic() as tx:
@@ -391,7 +411,7 @@ def update(db: Database, actor: Actor, opp_id: int, expected_version: int, chang
     wanted = changes.get("stage_id")
     product = changes.get("product_id")
     product_key = (_ids([product]) or [-1])[0] if product is not None else None
-    opp, stage, _, product_found = _with_stage(cur, "opportunities", opp_id, _OPP_COLS, _stage_key(wanted),
+    opp, stage, _, product_found = _with_stage(cur, "opportunities", opp_id, _edit_columns(changes), _stage_key(wanted),
                                                product_id=product_key)
     if opp is None:
         raise NotFound(f"{row_label}Opportunity {opp_id} does not exist.")
