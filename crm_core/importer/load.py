@@ -30,10 +30,8 @@ NOTIFY_TABLES = ("accounts", "opportunities", "orders", "payments", "activities"
 
 
 def _columns(cur: Any, table: str) -> dict[str, str]:
-    # duckdb_columns() rather than information_schema: the same answer without the view's joins
-    return dict(cur.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND database_name = "
-        "current_database() AND table_name = ? AND NOT internal ORDER BY column_index", [table]).fetchall())
+    # DESCRIBE rather than duckdb_columns(), which lists every column of the catalog first (~1 vs ~20 ms)
+    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE main.{quote_ident(table)}").fetchall()}
 
 
 def start_batch(cur: Any, actor: Actor, entity: Entity, file_name: str, mapping_name: str | None) -> int:
