@@ -121,9 +121,9 @@ def test_short_and_named_lists_cut_at_the_limit(team):
     assert cut["payments_due"].schema == full["payments_due"].schema
 
 
-def test_a_move_before_1970_falls_back_and_counts_whole_days(team):
-    """The stale rank's day is integer division of microseconds, exact from 1970 on; a table with an
-    earlier date is ranked by the pair, whose day is the date's own (18:00 on 1969-12-31 is that day)."""
+def test_a_move_before_1970_counts_whole_days(team):
+    """A day before 1970 is negative in the rank, and the rank gives it back (divmod) as the shown
+    days: 18:00 on 1969-12-31 is that day, not 1970-01-01."""
     ann = actor(team, "ann")
     _deal(team, 1, "sixties", "2026-09-01", "1969-12-31 18:00")
     _deal(team, 2, "recent", "2026-09-01", "2026-01-01")
