@@ -35,8 +35,13 @@ those (still ~20 ms: each row fetched alone). DuckDB runs the branches of one
 statement one after another when each is a single-threaded scan (the fetch by
 id, the 100k accounts, the small lists), which is why the second piece has a
 thread of its own. Inside `db.atomic()` both run on the caller's thread, in
-its transaction. An admin at 1M deals: 219 ms for six statements (session 3),
-~90-100 ms for two (session 4), and now see docs/bench.md.
+its transaction. An admin at 1M deals (after-write calls, old and new
+interleaved in the same minute on a shared 2-core machine): wall median
+83 -> 64 ms and CPU 128 -> 114 ms with the other core mostly free, 106 -> 90
+ms with a neighbour on it; per piece (CPU, quiet): the deal scans ~28 ms, the
+fetch by id ~18-20 ms, the table bounds ~2-4 ms, the three small lists ~6, 12
+and 13 ms, Python ~5 ms. What the deal side still spends is two scans of 1M
+rows and ~10 us per deal read by id.
 """
 
 from __future__ import annotations
@@ -308,14 +313,18 @@ def _first_part(actor: Actor, kind: str, p: dict[str, Any], *, ranked: bool = Tr
             f"{spec.joins} {spec.names}) q)")
 
 
+def _in_transaction(db: Database) -> bool:
+    """Whether this thread is inside `db.atomic()` (its cursor is then the writer's transaction's)."""
+    return getattr(getattr(db, "_local", None), "tx", None) is not None
+
+
 @contextmanager
 def _snapshot(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor whose statements all read one committed state (a read-only transaction): the deals
     counted and ranked by the first statement are the ones the second reads by id. Inside `db.atomic()`
     on this thread, the writer's transaction (which sees its own changes) instead."""
-    in_transaction = getattr(getattr(db, "_local", None), "tx", None) is not None
     with db.cursor() as cur:
-        if in_transaction:
+        if _in_transaction(db):
             yield cur
             return
         cur.execute("BEGIN TRANSACTION")
@@ -417,7 +426,7 @@ def _beside(db: Database, fn: Callable[[], Any]) -> Callable[[], Any]:
     `db.atomic()` `fn` runs at once on this thread instead (a thread of its own would not see the
     transaction's changes).
     """
-    if getattr(getattr(db, "_local", None), "tx", None) is not None:
+    if _in_transaction(db):
         value = fn()
         return lambda: value
     box: dict[str, Any] = {}
