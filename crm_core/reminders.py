@@ -41,7 +41,12 @@ interleaved in the same minute on a shared 2-core machine): wall median
 ms with a neighbour on it; per piece (CPU, quiet): the deal scans ~28 ms, the
 fetch by id ~18-20 ms, the table bounds ~2-4 ms, the three small lists ~6, 12
 and 13 ms, Python ~5 ms. What the deal side still spends is two scans of 1M
-rows and ~10 us per deal read by id.
+rows and ~10 us per deal read by id. In `crm bench`'s own state (the data
+generated in the same process, never reopened) the same calls cost ~1.4x the
+CPU (the small lists and the fetch by id; single-table scans cost the same):
+interleaved there, 124 -> 99 ms wall, CPU 188 -> 168 ms; neither a 4 GB
+memory_limit, nor `bench.release_memory()`, nor a CHECKPOINT changed that, a
+close and reopen of the file did (CPU ~150 -> ~115 ms, same process).
 """
 
 from __future__ import annotations
