@@ -473,4 +473,4 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:,.0f} {unit}"
     if unit in ("errors",):
         return f"{value:.0f} {unit}"
-    return f"{value:,.1f} {unit}" if unit != "x" else f"{value:.2f}x"
+    return f"{value:,.1f} {unit}" if unit != "x" else f"{value:.3f}x"
