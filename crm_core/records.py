@@ -71,11 +71,12 @@ def update_versioned(
     # conflict). `AND version = ?` would turn DuckDB's index lookup into a scan of a row group
     # (~0.3-0.5 ms of a save at 1M deals). For the same reason the new version is a value, not
     # `version + 1`: an expression over the stored row makes DuckDB fetch it first (~0.4 ms).
+    version = int(expected_version) + 1  # a plain int: DuckDB refuses to bind e.g. a numpy integer
     cur.execute(
         f"UPDATE {quote_ident(table)} SET {sets}, version = ? WHERE id = ?",
-        [*real.values(), expected_version + 1, row_id],
+        [*real.values(), version, row_id],
     )
-    after = {**before, **real, "version": expected_version + 1}
+    after = {**before, **real, "version": version}
     audit.record(cur, actor, "update", entity or table, row_id,
                  before={k: before.get(k) for k in real}, after=real)
     return after

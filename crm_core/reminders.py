@@ -339,7 +339,10 @@ def _snapshot(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             yield cur
         finally:
-            cur.execute("ROLLBACK")  # it only read
+            try:
+                cur.execute("ROLLBACK")  # it only read
+            except duckdb.Error:  # a broken connection: the error that broke it is the one to report
+                pass
 
 
 def _firsts(found: list[Any] | None, ranked: bool) -> list[tuple[int, int]]:
@@ -467,6 +470,8 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
         raise ValidationError(f"The number of rows per reminder list must be at least 1; got {limit}.",
                               field="limit", value=limit)
     today = today or date.today()
+    if isinstance(today, datetime):  # a moment: its day
+        today = today.date()
     params = _params(db, today)
     if limit is None:
         rows = {kind: _list(db, actor, kind, params) for kind in KINDS}
@@ -474,7 +479,14 @@ def all_reminders(db: Database, actor: Actor, *, today: date | None = None,
     p = dict(params, limit=int(limit))
     by_id = [k for k in KINDS if _LISTS[k].by_id]
     others = _beside(db, lambda: _other_lists(db, actor, [k for k in KINDS if k not in by_id], p))
-    counts, rows = _deal_lists(db, actor, by_id, today, dict(p))
+    try:
+        counts, rows = _deal_lists(db, actor, by_id, today, dict(p))
+    except BaseException:
+        try:  # the other thread's queries end before this call does; its own error, if any, is secondary
+            others()
+        except BaseException:  # noqa: BLE001 - the deal lists' error is the one raised
+            pass
+        raise
     more_counts, more_rows = others()
     counts.update(more_counts)
     rows.update(more_rows)

@@ -161,3 +161,37 @@ def test_an_error_in_the_other_lists_thread_reaches_the_caller(team, monkeypatch
     monkeypatch.setattr(reminders, "_other_lists", broken)
     with pytest.raises(RuntimeError, match="small lists failed"):
         reminders.all_reminders(team, actor(team, "ann"), today=D)
+
+
+def test_a_failing_deal_list_waits_for_the_other_thread(team, monkeypatch):
+    import threading
+
+    seen = {}
+    real = reminders._other_lists
+
+    def slow_other_lists(*args, **kwargs):
+        import time
+
+        time.sleep(0.2)
+        seen["done"] = True
+        return real(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("deal lists failed")
+
+    monkeypatch.setattr(reminders, "_other_lists", slow_other_lists)
+    monkeypatch.setattr(reminders, "_deal_lists", broken)
+    with pytest.raises(RuntimeError, match="deal lists failed"):
+        reminders.all_reminders(team, actor(team, "ann"), today=D)
+    # the caller returned only after the other thread's queries ended
+    assert seen.get("done") and not [t for t in threading.enumerate() if t.name == "reminders"]
+
+
+def test_a_moment_counts_as_its_day(team):
+    ann = actor(team, "ann")
+    _deal(team, 901, "late", date(2026, 1, 2), datetime(2025, 6, 1))
+    by_day = reminders.all_reminders(team, ann, today=D)
+    by_moment = reminders.all_reminders(team, ann, today=datetime.combine(D, datetime.min.time()).replace(hour=15))
+    assert by_moment.counts == by_day.counts and by_day.counts["past_close"] == 1
+    for kind in reminders.KINDS:
+        assert by_moment[kind].equals(by_day[kind])

@@ -45,3 +45,12 @@ def test_a_commit_by_another_connection_after_the_check_refuses_the_update(deal)
     assert db.one("SELECT amount, version FROM opportunities WHERE id = ?", [oid]) == {"amount": 7, "version": 2}
     assert db.scalar("SELECT count(*) FROM audit_log WHERE entity = 'opportunity' AND entity_id = ? "
                      "AND action = 'update'", [oid]) == 0
+
+
+def test_a_version_from_numpy_is_written_as_a_plain_int(deal):  # noqa: F811
+    import numpy as np
+
+    db, ann, _, oid = deal
+    after = opportunities.update(db, ann, oid, np.int64(1), {"amount": 1700}, now=NOW)
+    assert after["version"] == 2 and type(after["version"]) is int
+    assert db.one("SELECT amount, version FROM opportunities WHERE id = ?", [oid])["version"] == 2
